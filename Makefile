@@ -1,0 +1,55 @@
+# Every target creates the virtual environment itself when it is missing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+.PHONY: install run dev test lint format docs manifest check-athena bench bench-quick clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+manifest: $(STAMP)
+	$(BIN)/python -m orchestration.cli prepare
+
+run: $(STAMP)
+	$(BIN)/python -m orchestration.cli run
+
+dev: $(STAMP)
+	$(BIN)/python -m orchestration.cli prepare
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+docs: $(STAMP)
+	$(BIN)/python -m orchestration.cli docs
+
+check-athena: $(STAMP)
+	$(BIN)/python -m orchestration.cli check-athena
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run --quick
+
+clean:
+	rm -rf data dbt_project/target dbt_project/logs

@@ -1,0 +1,178 @@
+"""The one place that reads configuration from the environment.
+
+Every variable is optional: with none set the project runs its embedded default (a local folder of
+raw findings, a Parquet lake on disk, dbt on DuckDB and an offline HTML dashboard). Setting
+``DBT_TARGET=athena`` and the AWS variables is the only change needed for production.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+DBT_TARGETS = ("duckdb", "athena")
+QUICKSIGHT_EDITIONS = ("STANDARD", "ENTERPRISE")
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
+_QUICKSIGHT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+class ConfigurationError(ValueError):
+    """A configuration variable has a value the project cannot use."""
+
+
+def validate_sql_identifier(name: str, variable: str) -> str:
+    """Return ``name`` if it is a safe, lowercase SQL identifier (Glue and Athena rules)."""
+    if not _IDENTIFIER.match(name):
+        raise ConfigurationError(
+            f"{variable}={name!r} is not a valid identifier: use lowercase letters, digits and "
+            "underscores, starting with a letter or underscore."
+        )
+    return name
+
+
+def is_s3_uri(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def _local_path(value: str, variable: str) -> str:
+    """Resolve a local path from configuration to an absolute, normalised path."""
+    if "\x00" in value:
+        raise ConfigurationError(f"{variable} contains a NUL byte.")
+    return str(Path(value).expanduser().resolve())
+
+
+def _uri(variable: str, default: Path) -> str:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return str(default)
+    if is_s3_uri(value):
+        bucket = value[len("s3://") :].split("/", 1)[0]
+        if not bucket:
+            raise ConfigurationError(f"{variable}={value!r} has no bucket name.")
+        return value.rstrip("/")
+    if "://" in value:
+        raise ConfigurationError(
+            f"{variable}={value!r}: only local paths and s3:// URIs are supported."
+        )
+    return _local_path(value, variable)
+
+
+def _int(variable: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise ConfigurationError(f"{variable}={raw!r} is not a whole number.") from error
+    if value < minimum:
+        raise ConfigurationError(f"{variable}={value} must be at least {minimum}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Secrets are never held here: resources read them via dg.EnvVar."""
+
+    data_dir: str
+    source_uri: str
+    source_is_default: bool
+    lake_uri: str
+    duckdb_path: str
+    report_dir: str
+    dbt_target: str
+    aws_region: str
+    ingest_concurrency: int
+    max_object_bytes: int
+    glue_database: str
+    athena_schema: str
+    athena_workgroup: str
+    quicksight_account_id: str
+    quicksight_data_source_id: str
+    quicksight_dataset_prefix: str
+    quicksight_principal_arn: str
+    quicksight_edition: str
+    quicksight_refresh_timeout_seconds: int
+    quicksight_max_concurrent_refreshes: int
+
+    @property
+    def is_production(self) -> bool:
+        return self.dbt_target == "athena"
+
+    @property
+    def quicksight_configured(self) -> bool:
+        return bool(self.quicksight_account_id)
+
+
+def load_settings() -> Settings:
+    """Read and validate every configuration variable (see README, "Configuration")."""
+    data_dir = Path(_uri("GUARDDUTY_DATA_DIR", DEFAULT_DATA_DIR))
+    source_is_default = not os.environ.get("GUARDDUTY_SOURCE_URI", "").strip()
+    dbt_target = os.environ.get("DBT_TARGET", "duckdb").strip() or "duckdb"
+    if dbt_target not in DBT_TARGETS:
+        raise ConfigurationError(f"DBT_TARGET={dbt_target!r}: expected one of {DBT_TARGETS}.")
+    edition = os.environ.get("QUICKSIGHT_EDITION", "ENTERPRISE").strip().upper() or "ENTERPRISE"
+    if edition not in QUICKSIGHT_EDITIONS:
+        raise ConfigurationError(
+            f"QUICKSIGHT_EDITION={edition!r}: expected one of {QUICKSIGHT_EDITIONS}."
+        )
+    account_id = os.environ.get("QUICKSIGHT_ACCOUNT_ID", "").strip()
+    if account_id and not re.fullmatch(r"\d{12}", account_id):
+        raise ConfigurationError(f"QUICKSIGHT_ACCOUNT_ID={account_id!r} is not a 12-digit id.")
+    data_source_id = os.environ.get("QUICKSIGHT_DATA_SOURCE_ID", "guardduty-athena").strip()
+    dataset_prefix = os.environ.get("QUICKSIGHT_DATASET_PREFIX", "guardduty").strip()
+    for variable, value in (
+        ("QUICKSIGHT_DATA_SOURCE_ID", data_source_id),
+        ("QUICKSIGHT_DATASET_PREFIX", dataset_prefix),
+    ):
+        if not _QUICKSIGHT_ID.match(value):
+            raise ConfigurationError(
+                f"{variable}={value!r}: use 1-128 letters, digits, '-' or '_'."
+            )
+    return Settings(
+        data_dir=str(data_dir),
+        source_uri=_uri("GUARDDUTY_SOURCE_URI", data_dir / "demo_corpus"),
+        source_is_default=source_is_default,
+        lake_uri=_uri("GUARDDUTY_LAKE_URI", data_dir / "lake"),
+        duckdb_path=_uri("GUARDDUTY_DUCKDB_PATH", data_dir / "warehouse.duckdb"),
+        report_dir=_uri("GUARDDUTY_REPORT_DIR", data_dir / "reports"),
+        dbt_target=dbt_target,
+        aws_region=(
+            os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        ).strip(),
+        ingest_concurrency=_int("GUARDDUTY_INGEST_CONCURRENCY", 32),
+        max_object_bytes=_int("GUARDDUTY_MAX_OBJECT_BYTES", 256 * 1024 * 1024),
+        glue_database=validate_sql_identifier(
+            os.environ.get("GUARDDUTY_GLUE_DATABASE", "guardduty_lake").strip(),
+            "GUARDDUTY_GLUE_DATABASE",
+        ),
+        athena_schema=validate_sql_identifier(
+            os.environ.get("ATHENA_SCHEMA", "guardduty_marts").strip(), "ATHENA_SCHEMA"
+        ),
+        athena_workgroup=os.environ.get("ATHENA_WORKGROUP", "guardduty").strip(),
+        quicksight_account_id=account_id,
+        quicksight_data_source_id=data_source_id,
+        quicksight_dataset_prefix=dataset_prefix,
+        quicksight_principal_arn=os.environ.get("QUICKSIGHT_PRINCIPAL_ARN", "").strip(),
+        quicksight_edition=edition,
+        quicksight_refresh_timeout_seconds=_int("QUICKSIGHT_REFRESH_TIMEOUT_SECONDS", 2 * 3600),
+        quicksight_max_concurrent_refreshes=_int("QUICKSIGHT_MAX_CONCURRENT_REFRESHES", 4),
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return load_settings()
+
+
+def get_dbt_target() -> str:
+    return get_settings().dbt_target
