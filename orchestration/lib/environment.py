@@ -176,3 +176,16 @@ def get_settings() -> Settings:
 
 def get_dbt_target() -> str:
     return get_settings().dbt_target
+
+
+def export_for_dbt(settings: Settings) -> None:
+    """Put the resolved paths into the environment, where dbt's ``env_var()`` reads them.
+
+    dbt runs as a subprocess of Dagster and inherits this environment, so Python and dbt always
+    agree on where the lake and the warehouse are, with or without variables set by the user.
+    """
+    os.environ["GUARDDUTY_LAKE_URI"] = settings.lake_uri
+    os.environ["GUARDDUTY_DUCKDB_PATH"] = settings.duckdb_path
+    os.environ["GUARDDUTY_GLUE_DATABASE"] = settings.glue_database
+    os.environ["ATHENA_SCHEMA"] = settings.athena_schema
+    os.environ["DBT_TARGET"] = settings.dbt_target

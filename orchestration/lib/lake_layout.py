@@ -1,9 +1,9 @@
 """Layout and schemas of the Parquet lake: the contract between ingest, dbt sources and Athena.
 
-    <lake>/findings/updated_date=YYYY-MM-DD/<batch_id>-<n>.parquet   one row per finding version read
-    <lake>/quarantine/quarantined_date=YYYY-MM-DD/<batch_id>.parquet one row per bad object or line
-    <lake>/_ledger/<batch_id>.parquet                               one row per source object read
-    <lake>/_staging/<batch_id>/...                                   files of a batch not yet committed
+    findings/updated_date=YYYY-MM-DD/<batch_id>.parquet    one row per finding version read
+    quarantine/quarantined_date=YYYY-MM-DD/<batch_id>.parquet  one row per bad object or line
+    _ledger/<batch_id>.parquet                             one row per source object read
+    _staging/<batch_id>/...                                files of a batch not yet committed
 
 Timestamps are UTC without a time zone (Parquet TIMESTAMP(MILLIS)), which DuckDB reads as
 TIMESTAMP and Athena as timestamp(3).
@@ -65,6 +65,7 @@ LEDGER_SCHEMA = pa.schema(
         pa.field("findings", pa.int64(), nullable=False),
         pa.field("records_skipped", pa.int64(), nullable=False),
         pa.field("records_quarantined", pa.int64(), nullable=False),
+        pa.field("skip_reason", pa.string()),
         pa.field("ingest_batch_id", pa.string(), nullable=False),
         pa.field("ingested_at", _TS, nullable=False),
     ]

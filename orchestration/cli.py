@@ -1,0 +1,153 @@
+"""The command line behind the Makefile: run, prepare, docs and check-athena."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orchestration.lib.environment import (
+    DBT_PROJECT_DIR,
+    PROJECT_ROOT,
+    Settings,
+    export_for_dbt,
+    get_settings,
+)
+
+LOCAL_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.local.yaml"
+
+
+def _dbt(*args: str, settings: Settings) -> None:
+    dbt = Path(sys.executable).parent / "dbt"
+    command = [
+        str(dbt if dbt.exists() else "dbt"),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target",
+        settings.dbt_target,
+    ]
+    subprocess.run(command, check=True, cwd=DBT_PROJECT_DIR)  # noqa: S603 (fixed argv, no shell)
+
+
+def prepare(settings: Settings) -> None:
+    """Write dbt's manifest.json, which the Dagster code location loads instead of parsing."""
+    _dbt("parse", "--quiet", settings=settings)
+
+
+def ensure_demo_corpus(settings: Settings) -> None:
+    """Generate the demo corpus once; later runs reuse it, so they ingest nothing new."""
+    from orchestration.lib.demo_corpus import generate_demo_corpus
+
+    marker = Path(settings.data_dir) / "demo_corpus.json"
+    if marker.exists():
+        return
+    print(f"Generating the demo corpus in {settings.source_uri} ...", flush=True)
+    summary = generate_demo_corpus(Path(settings.source_uri))
+    marker.write_text(
+        json.dumps({"generated_at": datetime.now(UTC).isoformat(), **_plain(summary)})
+    )
+
+
+def _plain(summary: object) -> dict:
+    fields = getattr(summary, "__dataclass_fields__", {})
+    return {name: getattr(summary, name) for name in fields if _jsonable(getattr(summary, name))}
+
+
+def _jsonable(value: object) -> bool:
+    try:
+        json.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _prepare_instance(settings: Settings) -> None:
+    home = Path(
+        os.environ.setdefault("DAGSTER_HOME", str(Path(settings.data_dir) / "dagster_home"))
+    )
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if LOCAL_INSTANCE_CONFIG.exists() and not config.exists():
+        config.write_text(LOCAL_INSTANCE_CONFIG.read_text())
+
+
+def run(settings: Settings) -> int:
+    """Materialise the whole pipeline on the configured target and say where the results are."""
+    import dagster as dg
+
+    if settings.source_is_default:
+        ensure_demo_corpus(settings)
+    prepare(settings)
+    _prepare_instance(settings)
+    from orchestration.definitions import defs
+
+    definitions = defs()
+    job = definitions.resolve_job_def("guardduty_pipeline")
+    partition_key = None
+    if job.partitions_def is not None:
+        partition_key = datetime.now(UTC).date().isoformat()
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(), partition_key=partition_key, raise_on_error=False
+    )
+    _print_results(result, settings)
+    return 0 if result.success else 1
+
+
+def _print_results(result: object, settings: Settings) -> None:
+    print()
+    for event in result.get_asset_materialization_events():  # type: ignore[attr-defined]
+        materialization = event.asset_materialization
+        metadata = {key: value.value for key, value in materialization.metadata.items()}
+        if "objects_read" in metadata:
+            print(
+                f"Ingest: objects read {metadata['objects_read']} = ingested "
+                f"{metadata['objects_ingested']} + skipped {metadata['objects_skipped']} + "
+                f"quarantined {metadata['objects_quarantined']}; findings ingested "
+                f"{metadata['findings_ingested']}; quarantine records "
+                f"{metadata['records_quarantined']}; objects already ingested "
+                f"{metadata['objects_already_ingested']}"
+            )
+    print(f"Raw source:     {settings.source_uri}")
+    print(f"Parquet lake:   {settings.lake_uri}")
+    if settings.is_production:
+        print(f"Athena schema:  {settings.athena_schema} (workgroup {settings.athena_workgroup})")
+    else:
+        print(f"DuckDB marts:   {settings.duckdb_path}")
+        print(f"Dashboard:      {Path(settings.report_dir) / 'index.html'}")
+    print(f"Run status:     {'SUCCESS' if result.success else 'FAILURE'}")  # type: ignore[attr-defined]
+
+
+def docs(settings: Settings) -> None:
+    """Build dbt's static documentation site (one self-contained HTML file)."""
+    _dbt("docs", "generate", "--static", settings=settings)
+    print(f"dbt docs: {DBT_PROJECT_DIR / 'target' / 'static_index.html'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orchestration", description=__doc__)
+    parser.add_argument("command", choices=["run", "prepare", "docs", "check-athena"])
+    command = parser.parse_args(argv).command
+    settings = get_settings()
+    export_for_dbt(settings)
+    if command == "run":
+        return run(settings)
+    if command == "prepare":
+        prepare(settings)
+    elif command == "docs":
+        docs(settings)
+    elif command == "check-athena":
+        from orchestration.lib.athena_check import main as check_athena
+
+        return check_athena()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

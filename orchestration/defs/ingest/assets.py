@@ -1,0 +1,104 @@
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from orchestration.lib.environment import get_settings
+from orchestration.lib.findings import ReadLimits
+from orchestration.lib.ingest import IngestOptions, IngestStats, run_ingest
+from orchestration.lib.storage import open_store
+
+RAW_FINDINGS = dg.AssetKey(["raw", "guardduty_findings"])
+LAKE_FINDINGS = dg.AssetKey(["lake", "findings"])
+LAKE_QUARANTINE = dg.AssetKey(["lake", "quarantine"])
+INGEST_POOL = "guardduty_ingest"
+
+raw_guardduty_findings = dg.AssetSpec(
+    key=RAW_FINDINGS,
+    group_name="ingest",
+    kinds={"s3", "json"},
+    description=(
+        "Raw GuardDuty findings as delivered: EventBridge events written by the capture Lambda, "
+        "GuardDuty's native S3 export (.jsonl.gz), bare findings, arrays and GetFindings pages, "
+        "under GUARDDUTY_SOURCE_URI (a local folder or an s3:// prefix)."
+    ),
+)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            LAKE_FINDINGS,
+            deps=[RAW_FINDINGS],
+            group_name="ingest",
+            kinds={"parquet"},
+            description=(
+                "One row per finding version read, partitioned by the UTC date of updatedAt "
+                "(updated_date=YYYY-MM-DD), with the camelCase finding JSON beside the key "
+                "columns and the source_uri."
+            ),
+        ),
+        dg.AssetSpec(
+            LAKE_QUARANTINE,
+            deps=[RAW_FINDINGS],
+            group_name="ingest",
+            kinds={"parquet"},
+            description=(
+                "One row per raw object, or line of a JSON Lines object, that could not be read "
+                "as a finding, with the reason."
+            ),
+        ),
+    ],
+    pool=INGEST_POOL,
+)
+def guardduty_lake(context: dg.AssetExecutionContext, s3: S3Resource):
+    """Ingest new raw objects into the Parquet lake (incremental: each object is read once)."""
+    settings = get_settings()
+    source = open_store(settings.source_uri, s3.get_client)
+    lake = open_store(settings.lake_uri, s3.get_client)
+    options = IngestOptions(
+        concurrency=settings.ingest_concurrency,
+        limits=ReadLimits(max_object_bytes=settings.max_object_bytes),
+    )
+    stats = run_ingest(source, lake, options, log=context.log)
+    if not stats.balanced:
+        raise dg.Failure(f"Ingest accounting does not balance: {stats}")
+    context.log.info(_summary(stats))
+    metadata = _metadata(stats, settings.source_uri, settings.lake_uri)
+    yield dg.MaterializeResult(asset_key=LAKE_FINDINGS, metadata=metadata)
+    yield dg.MaterializeResult(
+        asset_key=LAKE_QUARANTINE,
+        metadata={
+            "records_quarantined": stats.records_quarantined,
+            "objects_quarantined": stats.objects_quarantined,
+        },
+    )
+
+
+def _summary(stats: IngestStats) -> str:
+    return (
+        f"objects read {stats.objects_read} = ingested {stats.objects_ingested} + skipped "
+        f"{stats.objects_skipped} + quarantined {stats.objects_quarantined}; "
+        f"{stats.findings_ingested} findings, {stats.records_quarantined} quarantine records, "
+        f"{stats.objects_already_ingested} objects already ingested"
+    )
+
+
+def _metadata(stats: IngestStats, source_uri: str, lake_uri: str) -> dict:
+    return {
+        "source_uri": source_uri,
+        "lake_uri": lake_uri,
+        "objects_listed": stats.objects_listed,
+        "objects_already_ingested": stats.objects_already_ingested,
+        "objects_read": stats.objects_read,
+        "objects_ingested": stats.objects_ingested,
+        "objects_skipped": stats.objects_skipped,
+        "objects_quarantined": stats.objects_quarantined,
+        "findings_ingested": stats.findings_ingested,
+        "records_skipped": stats.records_skipped,
+        "records_quarantined": stats.records_quarantined,
+        "bytes_read": stats.bytes_read,
+        "partitions_written": sorted(stats.partitions_written),
+        "lake_files_written": stats.lake_files_written,
+        "batches_committed": stats.batches_committed,
+        "recovered_batches": stats.recovered_batches,
+        "discarded_batches": stats.discarded_batches,
+    }

@@ -1,0 +1,34 @@
+import shutil
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+from dagster_dbt import DbtCliResource
+
+from orchestration.lib.environment import DBT_PROJECT_DIR, export_for_dbt, get_settings
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = get_settings()
+    export_for_dbt(settings)
+    return dg.Definitions(
+        resources={
+            # Credentials come from the standard AWS chain (role, profile or AWS_* variables),
+            # never from configuration; AWS_ENDPOINT_URL_S3 points boto3 at another S3 server.
+            "s3": S3Resource(region_name=settings.aws_region, max_attempts=5),
+            "dbt": DbtCliResource(
+                project_dir=str(DBT_PROJECT_DIR),
+                profiles_dir=str(DBT_PROJECT_DIR),
+                target=settings.dbt_target,
+                dbt_executable=_dbt_executable(),
+            ),
+        }
+    )
+
+
+def _dbt_executable() -> str:
+    """The dbt installed beside this Python, so runs work without an activated virtualenv."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else shutil.which("dbt") or "dbt"

@@ -1,0 +1,553 @@
+"""Turn the bytes of one raw object into finding versions, skipped records and quarantine records.
+
+Every accepted input form of the data contract is recognised per object, and per line for JSON
+Lines: EventBridge events, GuardDuty's native export (``.jsonl.gz``), bare findings and arrays, and
+GetFindings pages in camelCase or boto3/CLI PascalCase. Nothing is dropped silently: each record is
+a finding, a skip (valid JSON that is not a finding) or a quarantine entry with a reason.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import math
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import orjson
+
+FINDING_DETAIL_TYPE = "GuardDuty Finding"
+MAX_EVENT_COUNT = 2**63 - 1
+EXCERPT_CHARS = 200
+_GZIP_MAGIC = b"\x1f\x8b"
+_LINES_SUFFIXES = (".jsonl", ".ndjson")
+_FINDING_KEYS = frozenset({"schemaVersion", "accountId", "arn", "type", "severity", "updatedAt"})
+_PASCAL_FINDING_KEYS = frozenset({"SchemaVersion", "AccountId", "Arn", "Type", "Severity", "Id"})
+_EXPORT_PATH = re.compile(r"AWSLogs/(\d{12})/GuardDuty/([a-z0-9-]+)/")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Rejection(ValueError):
+    """A record that cannot be read as a finding; the message is the quarantine reason."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding version with the lake's key columns (see lake_layout.FINDINGS_SCHEMA)."""
+
+    finding_id: str
+    account_id: str
+    region: str
+    finding_type: str
+    severity: float
+    created_at: datetime
+    updated_at: datetime
+    event_count: int | None
+    finding_json: str
+    line_number: int | None
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    line_number: int | None
+    reason: str
+    excerpt: str | None
+
+
+@dataclass
+class ObjectResult:
+    """What one object yielded. ``status`` is what the object counts as in the run totals."""
+
+    findings: list[Finding] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    skipped_records: int = 0
+    skip_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.findings:
+            return "ingested"
+        return "quarantined" if self.quarantined else "skipped"
+
+    def quarantine_whole_object(self, reason: str, excerpt: str | None = None) -> None:
+        """Discard anything read so far: a corrupt object is quarantined whole."""
+        self.findings.clear()
+        self.skipped_records = 0
+        self.skip_reasons.clear()
+        self.quarantined[:] = [Quarantined(None, reason, excerpt)]
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    max_object_bytes: int = 256 * 1024 * 1024
+    max_record_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Where a record came from, used only to fill account and region a finding lacks."""
+
+    account_id: str | None = None
+    region: str | None = None
+
+
+def parse_object(name: str, data: bytes, limits: ReadLimits | None = None) -> ObjectResult:
+    """Read every record of one raw object.
+
+    Args:
+        name: the object's key or path; its suffix (``.jsonl``, ``.gz``) and an ``AWSLogs/``
+            export path are hints, the content decides.
+        data: the object's bytes, possibly gzip-compressed.
+        limits: size limits; a record or object beyond them is quarantined, never held whole.
+    """
+    limits = limits or ReadLimits()
+    result = ObjectResult()
+    if not data:
+        result.quarantine_whole_object("empty object (0 bytes)")
+        return result
+    export_path = _EXPORT_PATH.search(name)
+    context = _Context(*export_path.groups()) if export_path else _Context()
+    lower_name = name.lower().removesuffix(".gz")
+    stream: io.BufferedIOBase = io.BytesIO(data)
+    if data.startswith(_GZIP_MAGIC):
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+    try:
+        if lower_name.endswith(_LINES_SUFFIXES):
+            _read_lines(stream, result, context, limits)
+        else:
+            _read_document_or_lines(stream, result, context, limits)
+    except (OSError, EOFError, zlib.error) as error:
+        result.quarantine_whole_object(f"corrupt gzip stream: {error}")
+    return result
+
+
+def _read_lines(
+    stream: io.BufferedIOBase, result: ObjectResult, context: _Context, limits: ReadLimits
+) -> None:
+    total = 0
+    for line_number, raw_line in _bounded_lines(stream, limits.max_record_bytes):
+        if raw_line is None:
+            result.quarantined.append(
+                Quarantined(
+                    line_number,
+                    f"line longer than the {limits.max_record_bytes} byte record limit",
+                    None,
+                )
+            )
+            total += limits.max_record_bytes
+            continue
+        total += len(raw_line)
+        if total > limits.max_object_bytes:
+            result.quarantine_whole_object(
+                f"object larger than the {limits.max_object_bytes} byte limit when decompressed"
+            )
+            return
+        if not raw_line.strip():
+            continue
+        _read_record(raw_line, line_number, result, context)
+
+
+def _read_document_or_lines(
+    stream: io.BufferedIOBase, result: ObjectResult, context: _Context, limits: ReadLimits
+) -> None:
+    data = stream.read(limits.max_object_bytes + 1)
+    if len(data) > limits.max_object_bytes:
+        result.quarantine_whole_object(
+            f"object larger than the {limits.max_object_bytes} byte limit when decompressed"
+        )
+        return
+    if not data.strip():
+        result.quarantine_whole_object("object holds only white space")
+        return
+    try:
+        document = _loads(data)
+    except Rejection as error:
+        lines = data.splitlines()
+        if len(lines) > 1 and _is_json(lines[0]):
+            _read_lines(io.BytesIO(data), result, context, limits)
+            return
+        result.quarantine_whole_object(str(error), _excerpt(data))
+        return
+    if len(data) > limits.max_record_bytes and not isinstance(document, list | dict):
+        result.quarantine_whole_object("record larger than the record limit")
+        return
+    _read_value(document, None, result, context)
+
+
+def _bounded_lines(stream: io.BufferedIOBase, max_line: int) -> Iterator[tuple[int, bytes | None]]:
+    """Yield (line number, bytes); None in place of a line longer than ``max_line``.
+
+    A long line is consumed in chunks and never held whole, so memory stays bounded.
+    """
+    line_number = 0
+    while True:
+        line = stream.readline(max_line + 1)
+        if not line:
+            return
+        line_number += 1
+        if len(line) > max_line and not line.endswith(b"\n"):
+            while True:
+                rest = stream.readline(max_line)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield line_number, None
+            continue
+        yield line_number, line
+
+
+def _read_record(
+    raw: bytes, line_number: int | None, result: ObjectResult, context: _Context
+) -> None:
+    try:
+        value = _loads(raw)
+    except Rejection as error:
+        result.quarantined.append(Quarantined(line_number, str(error), _excerpt(raw)))
+        return
+    _read_value(value, line_number, result, context)
+
+
+def _read_value(
+    value: Any, line_number: int | None, result: ObjectResult, context: _Context
+) -> None:
+    """Dispatch one JSON value to the input form it is."""
+    if isinstance(value, list):
+        _read_finding_list(value, "array", line_number, result, context)
+        return
+    if not isinstance(value, dict):
+        result.quarantined.append(
+            Quarantined(line_number, f"JSON {type(value).__name__} is not a finding", None)
+        )
+        return
+    if "detail-type" in value or ("detail" in value and "source" in value):
+        _read_event(value, line_number, result, context)
+        return
+    if "detail" in value and len(value) == 1:
+        # A partial envelope, as in hand-written test events: {"detail": {...}}.
+        _read_event({"detail-type": FINDING_DETAIL_TYPE, **value}, line_number, result, context)
+        return
+    for key in ("findings", "Findings"):
+        if key in value and not _looks_like_finding(value):
+            findings = value[key]
+            if not isinstance(findings, list):
+                result.quarantined.append(
+                    Quarantined(line_number, f"'{key}' is {_json_type(findings)}, not a list", None)
+                )
+                return
+            if not findings:
+                result.skipped_records += 1
+                result.skip_reasons.append(f"empty '{key}' page")
+                return
+            _read_finding_list(findings, f"'{key}'", line_number, result, context)
+            return
+    if _looks_like_finding(value):
+        _accept_finding(value, line_number, None, result, context)
+        return
+    result.skipped_records += 1
+    result.skip_reasons.append("JSON object that is not a GuardDuty finding")
+
+
+def _read_event(
+    event: dict[str, Any], line_number: int | None, result: ObjectResult, context: _Context
+) -> None:
+    detail_type = event.get("detail-type")
+    if detail_type != FINDING_DETAIL_TYPE:
+        result.skipped_records += 1
+        result.skip_reasons.append(f"EventBridge event of detail-type {detail_type!r}")
+        return
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        result.quarantined.append(
+            Quarantined(
+                line_number,
+                f"EventBridge 'detail' is {_json_type(detail)}, not a finding object",
+                None,
+            )
+        )
+        return
+    envelope_context = _Context(
+        account_id=_string_or_none(event.get("account")) or context.account_id,
+        region=_string_or_none(event.get("region")) or context.region,
+    )
+    _accept_finding(detail, line_number, None, result, envelope_context)
+
+
+def _read_finding_list(
+    findings: list[Any],
+    container: str,
+    line_number: int | None,
+    result: ObjectResult,
+    context: _Context,
+) -> None:
+    for index, finding in enumerate(findings):
+        where = f"element {index} of {container}"
+        if not isinstance(finding, dict):
+            result.quarantined.append(
+                Quarantined(line_number, f"{where}: {_json_type(finding)} is not a finding", None)
+            )
+            continue
+        _accept_finding(finding, line_number, where, result, context)
+
+
+def _accept_finding(
+    finding: dict[str, Any],
+    line_number: int | None,
+    where: str | None,
+    result: ObjectResult,
+    context: _Context,
+) -> None:
+    try:
+        result.findings.append(to_finding(finding, line_number, context))
+    except Rejection as error:
+        reason = f"{where}: {error}" if where else str(error)
+        result.quarantined.append(Quarantined(line_number, reason, _excerpt_value(finding)))
+
+
+def to_finding(
+    finding: dict[str, Any], line_number: int | None = None, context: _Context | None = None
+) -> Finding:
+    """Validate one finding object and extract the lake's key columns.
+
+    Raises:
+        Rejection: with the quarantine reason, when the object is not a usable finding.
+    """
+    context = context or _Context()
+    if _is_pascal_case(finding):
+        finding = pascal_to_camel(finding)
+    finding_id = _required_string(finding, "id")
+    finding_type = _required_string(finding, "type")
+    updated_at = _required_timestamp(finding, "updatedAt")
+    created_at = _required_timestamp(finding, "createdAt")
+    severity = parse_severity(finding.get("severity"))
+    service = finding.get("service")
+    if service is not None and not isinstance(service, dict):
+        raise Rejection(f"'service' is {_json_type(service)}, not an object")
+    event_count = parse_event_count((service or {}).get("count"))
+    action = (service or {}).get("action")
+    if action is not None and not isinstance(action, dict):
+        raise Rejection(f"'service.action' is {_json_type(action)}, not an object")
+    account_id = _optional_string(finding, "accountId") or context.account_id
+    region = _optional_string(finding, "region") or context.region
+    arn_parts = str(finding.get("arn") or "").split(":")
+    if len(arn_parts) > 4:
+        region = region or arn_parts[3] or None
+        account_id = account_id or arn_parts[4] or None
+    if not account_id:
+        raise Rejection("missing 'accountId' (and no account in the envelope, path or arn)")
+    if not region:
+        raise Rejection("missing 'region' (and no region in the envelope, path or arn)")
+    finding_json = orjson.dumps(finding).decode()
+    return Finding(
+        finding_id=finding_id,
+        account_id=account_id,
+        region=region,
+        finding_type=finding_type,
+        severity=severity,
+        created_at=created_at,
+        updated_at=updated_at,
+        event_count=event_count,
+        finding_json=finding_json,
+        line_number=line_number,
+    )
+
+
+def parse_severity(value: Any) -> float:
+    """Severity as a double in 0-10; a numeric string counts as a number."""
+    if isinstance(value, bool) or value is None:
+        raise Rejection(f"severity {_short(value)} is not a number in 0-10")
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError as error:
+            raise Rejection(f"severity {_short(value)} is not a number in 0-10") from error
+    elif isinstance(value, int | float):
+        number = float(value)
+    else:
+        raise Rejection(f"severity is {_json_type(value)}, not a number in 0-10")
+    if not math.isfinite(number) or not 0.0 <= number <= 10.0:
+        raise Rejection(f"severity {_short(value)} is not a number in 0-10")
+    return number
+
+
+def parse_event_count(value: Any) -> int | None:
+    """``service.count``: a whole number of occurrences, or None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise Rejection(f"service.count {_short(value)} is not a whole number")
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError as error:
+            raise Rejection(f"service.count {_short(value)} is not a whole number") from error
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise Rejection(f"service.count {_short(value)} is not a whole number")
+        value = int(value)
+    if not isinstance(value, int):
+        raise Rejection(f"service.count is {_json_type(value)}, not a whole number")
+    if value < 0:
+        raise Rejection(f"service.count {value} is negative")
+    if value > MAX_EVENT_COUNT:
+        raise Rejection(f"service.count {_short(value)} is larger than a 64-bit integer")
+    return value
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An ISO-8601 timestamp, with or without fractional seconds, as naive UTC."""
+    text = value.strip()
+    if len(text) < 16 or text[10] not in "T ":
+        raise ValueError("not a date and time")
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+
+
+def _required_timestamp(finding: dict[str, Any], key: str) -> datetime:
+    value = finding.get(key)
+    if value is None:
+        raise Rejection(f"missing '{key}'")
+    if not isinstance(value, str):
+        raise Rejection(f"'{key}' is {_json_type(value)}, not an ISO-8601 timestamp")
+    try:
+        return parse_timestamp(value)
+    except ValueError as error:
+        raise Rejection(f"'{key}' {_short(value)} is not an ISO-8601 timestamp") from error
+
+
+def _required_string(finding: dict[str, Any], key: str) -> str:
+    if key not in finding or finding[key] is None:
+        raise Rejection(f"missing '{key}'")
+    value = finding[key]
+    if not isinstance(value, str):
+        raise Rejection(f"'{key}' is {_json_type(value)}, not a string")
+    value = value.strip()
+    if not value:
+        raise Rejection(f"'{key}' is empty")
+    if len(value) > 512 or _CONTROL_CHARS.search(value):
+        raise Rejection(f"'{key}' {_short(value)} is too long or holds control characters")
+    return value
+
+
+def _optional_string(finding: dict[str, Any], key: str) -> str | None:
+    value = finding.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Rejection(f"'{key}' is {_json_type(value)}, not a string")
+    return _required_string(finding, key) if value.strip() else None
+
+
+def _string_or_none(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _looks_like_finding(value: dict[str, Any]) -> bool:
+    keys = value.keys()
+    return (
+        ("id" in keys and bool(_FINDING_KEYS & keys))
+        or len(_FINDING_KEYS & keys) >= 2
+        or (_is_pascal_case(value))
+    )
+
+
+def _is_pascal_case(value: dict[str, Any]) -> bool:
+    return "id" not in value and len(_PASCAL_FINDING_KEYS & value.keys()) >= 2
+
+
+def _loads(data: bytes) -> Any:
+    if data.startswith(b"\xef\xbb\xbf"):
+        # A UTF-8 byte order mark is not JSON, but harmless: RFC 8259 lets a reader ignore it.
+        data = data[3:]
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise Rejection(f"not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise Rejection("JSON nested too deeply") from error
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        _loads(line)
+    except Rejection:
+        return False
+    return True
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _excerpt(data: bytes) -> str:
+    return data[:EXCERPT_CHARS].decode("utf-8", errors="replace")
+
+
+def _excerpt_value(value: Any) -> str:
+    try:
+        return orjson.dumps(value)[:EXCERPT_CHARS].decode("utf-8", errors="replace")
+    except TypeError:
+        return _short(value)
+
+
+@cache
+def _guardduty_model() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("guardduty")
+
+
+def pascal_to_camel(finding: dict[str, Any]) -> dict[str, Any]:
+    """Convert a boto3/CLI (PascalCase) finding to the API's camelCase wire names.
+
+    Member names map to their ``locationName`` in the botocore GuardDuty model (so
+    ``SourceIps`` becomes ``sourceIPs``); keys the model does not know get a lower-case first
+    letter.
+    """
+    return _convert(finding, _guardduty_model().shape_for("Finding"))
+
+
+def _convert(value: Any, shape: Any) -> Any:
+    type_name = getattr(shape, "type_name", None)
+    if isinstance(value, dict):
+        if type_name == "structure":
+            converted = {}
+            for key, item in value.items():
+                member = shape.members.get(key)
+                if member is not None:
+                    converted[member.serialization.get("name", _lower_first(key))] = _convert(
+                        item, member
+                    )
+                else:
+                    converted[_lower_first(key)] = _convert(item, None)
+            return converted
+        if type_name == "map":
+            return {key: _convert(item, shape.value) for key, item in value.items()}
+        return {_lower_first(key): _convert(item, None) for key, item in value.items()}
+    if isinstance(value, list):
+        member = shape.member if type_name == "list" else None
+        return [_convert(item, member) for item in value]
+    return value
+
+
+def _lower_first(key: str) -> str:
+    return key[:1].lower() + key[1:]
