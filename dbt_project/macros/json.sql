@@ -1,0 +1,67 @@
+{# JSON access on the `finding_json` text (DuckDB json extension / Athena Trino JSON functions). #}
+
+{# The scalar at `path` as varchar; null when missing or JSON null. #}
+{% macro json_text(json, path) -%}
+    {{ return(adapter.dispatch('json_text', 'guardduty')(json, path)) }}
+{%- endmacro %}
+
+{% macro default__json_text(json, path) -%}
+    json_extract_scalar({{ json }}, '{{ path }}')
+{%- endmacro %}
+
+{% macro duckdb__json_text(json, path) -%}
+    json_extract_string({{ json }}, '{{ path }}')
+{%- endmacro %}
+
+{# Like json_text, for a varchar that may not be valid JSON (additionalInfo.value). #}
+{% macro json_text_from_string(text, path) -%}
+    {{ return(adapter.dispatch('json_text_from_string', 'guardduty')(text, path)) }}
+{%- endmacro %}
+
+{% macro default__json_text_from_string(text, path) -%}
+    json_extract_scalar(try(json_parse({{ text }})), '{{ path }}')
+{%- endmacro %}
+
+{% macro duckdb__json_text_from_string(text, path) -%}
+    case when json_valid({{ text }}) then json_extract_string({{ text }}, '{{ path }}') end
+{%- endmacro %}
+
+{# The JSON value (object or array) at `path`, typed JSON on both engines. #}
+{% macro json_value(json, path) -%}
+    {{ return(adapter.dispatch('json_value', 'guardduty')(json, path)) }}
+{%- endmacro %}
+
+{% macro default__json_value(json, path) -%}
+    json_extract({{ json }}, '{{ path }}')
+{%- endmacro %}
+
+{# Number of elements of the array at `path`; null when missing. #}
+{% macro json_array_size(json, path) -%}
+    {{ return(adapter.dispatch('json_array_size', 'guardduty')(json, path)) }}
+{%- endmacro %}
+
+{% macro default__json_array_size(json, path) -%}
+    json_array_length(json_extract({{ json }}, '{{ path }}'))
+{%- endmacro %}
+
+{% macro duckdb__json_array_size(json, path) -%}
+    json_array_length({{ json }}, '{{ path }}')
+{%- endmacro %}
+
+{#
+    A join clause exploding the JSON array at `path` into rows `<alias>.element` (JSON) and
+    `<alias>.ordinal` (1-based). Rows without the array (or with a non-array) produce no rows.
+#}
+{% macro unnest_json_array(json, path, alias) -%}
+    {{ return(adapter.dispatch('unnest_json_array', 'guardduty')(json, path, alias)) }}
+{%- endmacro %}
+
+{% macro default__unnest_json_array(json, path, alias) -%}
+    cross join unnest(try_cast(json_extract({{ json }}, '{{ path }}') as array(json)))
+        with ordinality as {{ alias }} (element, ordinal)
+{%- endmacro %}
+
+{% macro duckdb__unnest_json_array(json, path, alias) -%}
+    cross join unnest(try_cast(json_extract({{ json }}, '{{ path }}') as json[]))
+        with ordinality as {{ alias }} (element, ordinal)
+{%- endmacro %}
