@@ -103,7 +103,7 @@ def run(settings: Settings) -> int:
 def _print_results(result: object, settings: Settings) -> None:
     print()
     for event in result.get_asset_materialization_events():  # type: ignore[attr-defined]
-        materialization = event.asset_materialization
+        materialization = event.step_materialization_data.materialization
         metadata = {key: value.value for key, value in materialization.metadata.items()}
         if "objects_read" in metadata:
             print(

