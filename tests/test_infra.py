@@ -1,0 +1,316 @@
+"""CloudFormation templates in infra/: cfn-lint clean, least-privilege IAM, hardened buckets,
+Glue tables that match the Parquet lake schemas."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import yaml
+
+from orchestration.lib import lake_layout
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = sorted((ROOT / "infra").glob("*.yaml"))
+LAKE_TEMPLATE = ROOT / "infra" / "guardduty-lake.yaml"
+
+# Every Allow statement on `Resource: "*"` may only hold these actions, each with the reason AWS
+# leaves no narrower choice. KMS key policies are exempt: there "*" means the key itself.
+STAR_RESOURCE_ACTIONS = {
+    "athena:ListWorkGroups": "ListWorkGroups has no resource types",
+    "athena:ListDataCatalogs": "ListDataCatalogs has no resource types",
+    "ecr:GetAuthorizationToken": "GetAuthorizationToken has no resource types",
+    "ecs:RegisterTaskDefinition": "RegisterTaskDefinition has no resource types",
+    "ecs:DescribeTaskDefinition": "DescribeTaskDefinition has no resource types",
+    "ec2:DescribeNetworkInterfaces": "EC2 Describe* calls have no resource types",
+}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short-form tags (!Ref, !Sub, ...) into long form."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "Condition":
+        return {"Condition": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(node: Any) -> Iterator[dict[str, Any]]:
+    """Every IAM statement below ``node``, including those inside Fn::If branches."""
+    if isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            yield node
+            return
+        for value in node.values():
+            yield from _statements(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _statements(item)
+
+
+def _resource_statements() -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    for path in TEMPLATES:
+        for name, resource in load_template(path)["Resources"].items():
+            for statement in _statements(resource.get("Properties", {})):
+                yield path.name, name, resource["Type"], statement
+
+
+@pytest.fixture(scope="module")
+def lake() -> dict[str, Any]:
+    return load_template(LAKE_TEMPLATE)
+
+
+def test_there_are_templates():
+    assert LAKE_TEMPLATE in TEMPLATES
+    assert len(TEMPLATES) >= 2
+
+
+def test_cfn_lint_reports_no_errors_or_warnings():
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(
+        [str(cfn_lint), "--format", "parseable", *map(str, TEMPLATES)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_allow_statement_uses_wildcard_actions():
+    offenders = []
+    for template, name, _type, statement in _resource_statements():
+        if "NotAction" in statement or "NotResource" in statement:
+            offenders.append((template, name, "NotAction/NotResource"))
+        if statement["Effect"] != "Allow":
+            # Deny guardrails (TLS-only) deliberately cover every action.
+            continue
+        for action in _as_list(statement.get("Action", [])):
+            if not isinstance(action, str) or "*" in action:
+                offenders.append((template, name, action))
+    assert offenders == []
+
+
+def test_every_star_resource_is_justified():
+    unjustified = []
+    for template, name, resource_type, statement in _resource_statements():
+        if statement["Effect"] != "Allow" or "*" not in _as_list(statement.get("Resource", [])):
+            continue
+        if resource_type == "AWS::KMS::Key":
+            continue
+        for action in _as_list(statement["Action"]):
+            if action not in STAR_RESOURCE_ACTIONS:
+                unjustified.append((template, name, action))
+    assert unjustified == []
+
+
+def test_every_star_resource_line_carries_a_comment_naming_the_api():
+    for path in TEMPLATES:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if re.search(r"Resource:\s*['\"]\*['\"]", line):
+                assert "#" in line, f"{path.name}:{number}: say which API needs Resource '*'"
+
+
+def test_principal_star_only_in_deny_statements():
+    for template, name, _type, statement in _resource_statements():
+        if statement.get("Principal") in ("*", {"AWS": "*"}):
+            assert statement["Effect"] == "Deny", (template, name)
+
+
+def test_roles_trust_only_their_service_from_this_account():
+    for path in TEMPLATES:
+        for name, resource in load_template(path)["Resources"].items():
+            if resource["Type"] != "AWS::IAM::Role":
+                continue
+            properties = resource["Properties"]
+            assert "ManagedPolicyArns" not in properties, name
+            for statement in properties["AssumeRolePolicyDocument"]["Statement"]:
+                assert set(statement["Principal"]) == {"Service"}, name
+                condition = statement["Condition"]["StringEquals"]
+                assert condition["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}, name
+
+
+def _bucket_policies(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    policies = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::S3::BucketPolicy":
+            policies[resource["Properties"]["Bucket"]["Ref"]] = resource["Properties"]
+    return policies
+
+
+def test_buckets_are_encrypted_versioned_private_and_tls_only():
+    for path in TEMPLATES:
+        template = load_template(path)
+        policies = _bucket_policies(template)
+        for name, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::S3::Bucket":
+                continue
+            properties = resource["Properties"]
+            rules = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            default = rules[0]["ServerSideEncryptionByDefault"]
+            assert default["SSEAlgorithm"] == "aws:kms", name
+            assert default["KMSMasterKeyID"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, name
+            assert properties["VersioningConfiguration"] == {"Status": "Enabled"}, name
+            block = properties["PublicAccessBlockConfiguration"]
+            assert block == dict.fromkeys(
+                (
+                    "BlockPublicAcls",
+                    "BlockPublicPolicy",
+                    "IgnorePublicAcls",
+                    "RestrictPublicBuckets",
+                ),
+                True,
+            ), name
+            assert resource["DeletionPolicy"] == "Retain", name
+            tls = [
+                statement
+                for statement in _statements(policies[name]["PolicyDocument"])
+                if statement["Effect"] == "Deny"
+                and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            ]
+            assert tls, f"{name} has no TLS-only bucket policy"
+            assert tls[0]["Action"] == "s3:*"
+            assert tls[0]["Principal"] == "*"
+            assert {"Fn::GetAtt": [name, "Arn"]} in tls[0]["Resource"]
+            assert {"Fn::Sub": f"${{{name}.Arn}}/*"} in tls[0]["Resource"]
+
+
+def test_raw_bucket_keeps_findings_beyond_guardduty_retention_with_optional_object_lock(lake):
+    raw = lake["Resources"]["RawBucket"]["Properties"]
+    assert lake["Parameters"]["RawRetentionDays"]["Default"] >= 365
+    assert lake["Parameters"]["RawRetentionDays"]["MinValue"] > 90
+    rule = raw["LifecycleConfiguration"]["Rules"][0]
+    assert rule["ExpirationInDays"] == {"Ref": "RawRetentionDays"}
+    assert raw["ObjectLockEnabled"]["Fn::If"][0] == "UseObjectLock"
+    assert lake["Parameters"]["EnableObjectLock"]["Default"] == "false"
+
+
+_GLUE_TYPES = {
+    pa.string(): "string",
+    pa.float64(): "double",
+    pa.int64(): "bigint",
+    pa.timestamp("ms"): "timestamp",
+}
+
+
+@pytest.mark.parametrize(
+    ("resource", "table", "schema", "partition", "directory"),
+    [
+        (
+            "FindingsTable",
+            "findings",
+            lake_layout.FINDINGS_SCHEMA,
+            lake_layout.FINDINGS_PARTITION,
+            lake_layout.FINDINGS_DIR,
+        ),
+        (
+            "QuarantineTable",
+            "quarantine",
+            lake_layout.QUARANTINE_SCHEMA,
+            lake_layout.QUARANTINE_PARTITION,
+            lake_layout.QUARANTINE_DIR,
+        ),
+    ],
+)
+def test_glue_tables_match_the_lake_layout(lake, resource, table, schema, partition, directory):
+    table_input = lake["Resources"][resource]["Properties"]["TableInput"]
+    storage = table_input["StorageDescriptor"]
+    assert table_input["Name"] == table
+    assert [(column["Name"], column["Type"]) for column in storage["Columns"]] == [
+        (field.name, _GLUE_TYPES[field.type]) for field in schema
+    ]
+    assert table_input["PartitionKeys"] == [{"Name": partition, "Type": "date"}]
+    assert storage["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+    assert storage["Location"] == {"Fn::Sub": f"s3://${{LakeBucket}}/${{LakePrefix}}/{directory}/"}
+
+    parameters = table_input["Parameters"]
+    assert parameters["projection.enabled"] == "true"
+    assert parameters[f"projection.{partition}.type"] == "date"
+    assert parameters[f"projection.{partition}.range"] == "2017-01-01,NOW"
+    assert parameters[f"projection.{partition}.format"] == "yyyy-MM-dd"
+    assert parameters["storage.location.template"] == {
+        "Fn::Sub": f"s3://${{LakeBucket}}/${{LakePrefix}}/{directory}/{partition}=${{!{partition}}}/"
+    }
+
+
+def test_athena_workgroup_is_enforced_encrypted_capped_and_measured(lake):
+    workgroup = lake["Resources"]["AthenaWorkGroup"]["Properties"]
+    config = workgroup["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["PublishCloudWatchMetricsEnabled"] is True
+    assert config["BytesScannedCutoffPerQuery"] == {"Ref": "BytesScannedCutoffPerQuery"}
+    assert config["EngineVersion"]["SelectedEngineVersion"] == "Athena engine version 3"
+    encryption = config["ResultConfiguration"]["EncryptionConfiguration"]
+    assert encryption == {
+        "EncryptionOption": "SSE_KMS",
+        "KmsKey": {"Fn::GetAtt": ["DataKey", "Arn"]},
+    }
+
+
+def test_capture_lambda_is_wired_to_findings_with_dead_letters(lake):
+    resources = lake["Resources"]
+    function = resources["CaptureFunction"]["Properties"]
+    module, _, attribute = function["Handler"].partition(".")
+    source = (ROOT / "orchestration" / "lib" / f"{module}.py").read_text()
+    assert f"def {attribute}(event, context)" in source.replace(": Any", "")
+    assert "import dagster" not in source and "from orchestration" not in source
+    assert set(function["Code"]) == {"S3Bucket", "S3Key"}
+    assert function["DeadLetterConfig"]["TargetArn"] == {
+        "Fn::GetAtt": ["CaptureDeadLetterQueue", "Arn"]
+    }
+    rule = resources["CaptureRule"]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.guardduty"],
+        "detail-type": ["GuardDuty Finding"],
+    }
+    assert "DeadLetterConfig" in rule["Targets"][0]
+    variables = function["Environment"]["Variables"]
+    assert set(variables) == {"RAW_BUCKET", "RAW_PREFIX"}
+
+
+def test_guardduty_export_is_scoped_to_the_detector(lake):
+    resources = lake["Resources"]
+    destination = resources["GuardDutyPublishingDestination"]
+    assert destination["Condition"] == "CreateExport"
+    guardduty = [
+        statement
+        for template, name, _type, statement in _resource_statements()
+        if template == LAKE_TEMPLATE.name
+        and statement.get("Principal") == {"Service": "guardduty.amazonaws.com"}
+        and statement["Effect"] == "Allow"
+    ]
+    assert {"s3:PutObject", "s3:GetBucketLocation", "kms:GenerateDataKey"} == {
+        statement["Action"] for statement in guardduty
+    }
+    for statement in guardduty:
+        condition = statement["Condition"]["StringEquals"]
+        assert set(condition) == {"aws:SourceAccount", "aws:SourceArn"}
+        assert ":detector/${GuardDutyDetectorId}" in condition["aws:SourceArn"]["Fn::Sub"]
