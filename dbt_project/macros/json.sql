@@ -41,11 +41,11 @@
 {%- endmacro %}
 
 {% macro default__json_array_size(json, path) -%}
-    json_array_length(json_extract({{ json }}, '{{ path }}'))
+    cast(json_array_length(json_extract({{ json }}, '{{ path }}')) as bigint)
 {%- endmacro %}
 
 {% macro duckdb__json_array_size(json, path) -%}
-    json_array_length({{ json }}, '{{ path }}')
+    cast(json_array_length({{ json }}, '{{ path }}') as bigint)
 {%- endmacro %}
 
 {#
