@@ -1,6 +1,6 @@
 """Regenerate seeds/country_codes.csv: country name key -> ISO 3166-1 alpha-2 code.
 
-Run with the project's virtual environment: `.venv/bin/python dbt_project/scripts/build_country_seed.py`.
+Run from the repository root: `.venv/bin/python dbt_project/scripts/build_country_seed.py`.
 The key rule must stay identical to the `country_key` macro (macros/parsing.sql).
 """
 
