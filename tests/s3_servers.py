@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -16,10 +17,24 @@ from botocore.config import Config
 FAKE_CREDENTIALS = {"aws_access_key_id": "test-access-key", "aws_secret_access_key": "test-secret"}
 
 
-def free_port() -> int:
+def _is_free(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(taken: set[int] | None = None) -> int:
+    """A free port whose +10000 twin (SeaweedFS's gRPC port) is free too."""
+    taken = taken or set()
+    for port in random.sample(range(20000, 45000), 2000):
+        twin = port + 10000
+        if not {port, twin} & taken and _is_free(port) and _is_free(twin):
+            taken.update({port, twin})
+            return port
+    raise RuntimeError("no free port pair on 127.0.0.1")
 
 
 def weed_executable() -> str | None:
@@ -42,7 +57,8 @@ class SeaweedFS:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+        taken: set[int] = set()
+        self.ports = {name: free_port(taken) for name in ("master", "volume", "filer", "s3")}
         self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
         self.process: subprocess.Popen | None = None
 

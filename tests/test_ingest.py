@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes, with_service
 from orchestration.lib import lake_layout as layout
-from orchestration.lib.ingest import IngestOptions, run_ingest
+from orchestration.lib.ingest import IngestError, IngestOptions, run_ingest
 from orchestration.lib.storage import LocalStore, S3Store
 from s3_servers import s3_client
 
@@ -132,7 +132,7 @@ class TestCrashSafety:
             original_write(self, key, data)
 
         monkeypatch.setattr(LocalStore, "write", crash_on_ledger)
-        with pytest.raises(OSError, match="simulated crash"):
+        with pytest.raises(IngestError, match="simulated crash"):
             run_ingest(LocalStore(tmp_path / "raw"), lake)
         assert not (tmp_path / "lake" / layout.FINDINGS_DIR).exists()
         monkeypatch.setattr(LocalStore, "write", original_write)
@@ -156,7 +156,7 @@ class TestCrashSafety:
             original_move(self, source_key, target_key)
 
         monkeypatch.setattr(LocalStore, "move", crash_after_one_move)
-        with pytest.raises(OSError):
+        with pytest.raises(IngestError, match="next run reads the remaining objects"):
             run_ingest(LocalStore(tmp_path / "raw"), lake)
         monkeypatch.setattr(LocalStore, "move", original_move)
         stats = run_ingest(LocalStore(tmp_path / "raw"), lake)

@@ -90,10 +90,11 @@ class ReadLimits:
 
 @dataclass(frozen=True)
 class _Context:
-    """Where a record came from, used only to fill account and region a finding lacks."""
+    """Where a record came from (to fill account and region a finding lacks), and the limits."""
 
     account_id: str | None = None
     region: str | None = None
+    max_record_bytes: int = ReadLimits.max_record_bytes
 
 
 def parse_object(name: str, data: bytes, limits: ReadLimits | None = None) -> ObjectResult:
@@ -111,7 +112,8 @@ def parse_object(name: str, data: bytes, limits: ReadLimits | None = None) -> Ob
         result.quarantine_whole_object("empty object (0 bytes)")
         return result
     export_path = _EXPORT_PATH.search(name)
-    context = _Context(*export_path.groups()) if export_path else _Context()
+    account_id, region = export_path.groups() if export_path else (None, None)
+    context = _Context(account_id, region, limits.max_record_bytes)
     lower_name = name.lower().removesuffix(".gz")
     stream: io.BufferedIOBase = io.BytesIO(data)
     if data.startswith(_GZIP_MAGIC):
@@ -172,9 +174,6 @@ def _read_document_or_lines(
             _read_lines(io.BytesIO(data), result, context, limits)
             return
         result.quarantine_whole_object(str(error), _excerpt(data))
-        return
-    if len(data) > limits.max_record_bytes and not isinstance(document, list | dict):
-        result.quarantine_whole_object("record larger than the record limit")
         return
     _read_value(document, None, result, context)
 
@@ -272,6 +271,7 @@ def _read_event(
     envelope_context = _Context(
         account_id=_string_or_none(event.get("account")) or context.account_id,
         region=_string_or_none(event.get("region")) or context.region,
+        max_record_bytes=context.max_record_bytes,
     )
     _accept_finding(detail, line_number, None, result, envelope_context)
 
@@ -340,7 +340,11 @@ def to_finding(
         raise Rejection("missing 'accountId' (and no account in the envelope, path or arn)")
     if not region:
         raise Rejection("missing 'region' (and no region in the envelope, path or arn)")
+    # Stored re-serialised: every engine downstream reads exactly the values validated here, even
+    # for input with duplicate keys (the last one wins, as in most JSON parsers).
     finding_json = orjson.dumps(finding).decode()
+    if len(finding_json) > context.max_record_bytes:
+        raise Rejection(f"finding larger than the {context.max_record_bytes} byte record limit")
     return Finding(
         finding_id=finding_id,
         account_id=account_id,

@@ -18,18 +18,24 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from botocore.exceptions import BotoCoreError, ClientError
 
 from orchestration.lib import lake_layout as layout
 from orchestration.lib.findings import ObjectResult, ReadLimits, parse_object
+from orchestration.lib.lake_lock import LakeLock
 from orchestration.lib.storage import ObjectStore, StoredObject
 
 logger = logging.getLogger(__name__)
 
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 6, "row_group_size": 131_072}
+
+
+class IngestError(RuntimeError):
+    """The run stopped; nothing it had not committed is visible, and the next run resumes."""
 
 
 @dataclass
@@ -79,6 +85,8 @@ class IngestOptions:
     batch_max_findings: int = 250_000
     batch_max_json_bytes: int = 256 * 1024 * 1024
     progress_every_seconds: float = 15.0
+    # A lock not refreshed for this long was left by a run that died, and is broken.
+    lock_ttl: timedelta = timedelta(minutes=15)
 
 
 def run_ingest(
@@ -88,9 +96,38 @@ def run_ingest(
     log: logging.Logger | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> IngestStats:
-    """Ingest every object of ``source`` not yet in the lake's ledger."""
+    """Ingest every object of ``source`` not yet in the lake's ledger.
+
+    Raises:
+        LakeLocked: another run holds the lake's ingest lock.
+        IngestError: the source or the lake failed; committed batches stay, the rest is redone.
+    """
     options = options or IngestOptions()
     log = log or logger
+    lock = LakeLock(lake, options.lock_ttl, clock, log)
+    try:
+        lock.acquire()
+        try:
+            stats = _run_locked(source, lake, options, log, lock)
+        except BaseException:
+            lock.release_after_failure()
+            raise
+        lock.release()
+        return stats
+    except (BotoCoreError, ClientError, OSError) as error:
+        raise IngestError(
+            f"Ingest stopped: {error}. Batches committed before this point are kept; nothing "
+            "else was published, and the next run reads the remaining objects again."
+        ) from error
+
+
+def _run_locked(
+    source: ObjectStore,
+    lake: ObjectStore,
+    options: IngestOptions,
+    log: logging.Logger,
+    lock: LakeLock,
+) -> IngestStats:
     stats = IngestStats()
     committed = recover_lake(lake, stats, log)
     ingested_before = read_ledger_keys(lake, committed)
@@ -116,10 +153,11 @@ def run_ingest(
             len(batch.findings) >= options.batch_max_findings
             or batch.json_bytes >= options.batch_max_json_bytes
         ):
-            _commit_batch(lake, batch, stats, clock(), log)
+            _commit_batch(lake, batch, stats, lock.clock(), log)
             batch = _Batch()
         if time.monotonic() - last_progress >= options.progress_every_seconds:
             last_progress = time.monotonic()
+            lock.refresh()
             log.info(
                 "Read %d of %d objects (%d findings so far)",
                 stats.objects_read,
@@ -127,7 +165,7 @@ def run_ingest(
                 stats.findings_ingested,
             )
     if batch:
-        _commit_batch(lake, batch, stats, clock(), log)
+        _commit_batch(lake, batch, stats, lock.clock(), log)
     return stats
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from orchestration.lib.environment import is_s3_uri
 
 
@@ -37,6 +39,8 @@ class ObjectStore(Protocol):
     def read(self, key: str) -> bytes: ...
 
     def write(self, key: str, data: bytes) -> None: ...
+
+    def write_if_absent(self, key: str, data: bytes) -> bool: ...
 
     def move(self, source_key: str, target_key: str) -> None: ...
 
@@ -91,6 +95,18 @@ class LocalStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+    def write_if_absent(self, key: str, data: bytes) -> bool:
+        """Create ``key`` only if it does not exist; False when it already does."""
+        path = self._confined(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        return True
 
     def move(self, source_key: str, target_key: str) -> None:
         source, target = self._confined(source_key), self._confined(target_key)
@@ -150,6 +166,19 @@ class S3Store:
     def write(self, key: str, data: bytes) -> None:
         # A PUT is atomic: the object becomes visible only once complete.
         self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+
+    def write_if_absent(self, key: str, data: bytes) -> bool:
+        """A conditional PUT (If-None-Match: *); False when the key already exists."""
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.prefix + key, Body=data, IfNoneMatch="*"
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                return False
+            raise
+        return True
 
     def move(self, source_key: str, target_key: str) -> None:
         self.client.copy_object(
