@@ -1,0 +1,153 @@
+"""Publish the marts to QuickSight: the datasets as code, then a SPICE refresh of each."""
+
+import dagster as dg
+from botocore.exceptions import BotoCoreError, ClientError
+
+from orchestration.lib.environment import Settings, get_settings
+from orchestration.lib.quicksight import (
+    PUBLISHED_MARTS,
+    QuickSightError,
+    QuickSightResource,
+    RefreshOutcome,
+    build_dataset_specs,
+    dataset_id_for,
+    ensure_data_source_and_datasets,
+    refresh_datasets,
+)
+
+MART_ASSET_KEYS = [dg.AssetKey([mart]) for mart in PUBLISHED_MARTS]
+QUICKSIGHT_DATASETS = dg.AssetKey(["quicksight", "datasets"])
+SPICE_REFRESH = dg.AssetKey(["quicksight", "spice_refresh"])
+
+QUICKSIGHT_VARIABLES = (
+    "QUICKSIGHT_ACCOUNT_ID (required: the 12-digit AWS account id)",
+    "AWS_REGION (the Region of the QuickSight datasets)",
+    "QUICKSIGHT_PRINCIPAL_ARN (the user or group the datasets are shared with)",
+    "QUICKSIGHT_EDITION (STANDARD or ENTERPRISE: sets the daily refresh budget)",
+    "ATHENA_WORKGROUP and ATHENA_SCHEMA (where the marts are)",
+)
+
+
+def _configured_settings() -> Settings:
+    settings = get_settings()
+    if not settings.quicksight_configured:
+        raise dg.Failure(
+            description=(
+                "QuickSight is not configured: set "
+                + "; ".join(QUICKSIGHT_VARIABLES)
+                + ". Without AWS, use the offline dashboard instead."
+            ),
+            allow_retries=False,
+        )
+    return settings
+
+
+@dg.asset(
+    key=QUICKSIGHT_DATASETS,
+    group_name="publish",
+    deps=MART_ASSET_KEYS,
+    kinds={"quicksight"},
+    description=(
+        "The Athena data source and one SPICE dataset per mart, with columns and types from the "
+        "marts' enforced dbt contracts; created, or fully updated when the definition changed."
+    ),
+)
+def quicksight_datasets(
+    context: dg.AssetExecutionContext, quicksight: QuickSightResource
+) -> dg.MaterializeResult:
+    # Depends on the marts so that the tables (and their contract columns) exist before a
+    # dataset is created or updated: both start an ingestion that reads them.
+    settings = _configured_settings()
+    try:
+        specs = build_dataset_specs(settings)
+        deployed = ensure_data_source_and_datasets(quicksight.get_client(), settings, specs)
+    except (QuickSightError, ClientError, BotoCoreError) as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from error
+    context.log.info(
+        "data source %s %s; datasets: %s",
+        deployed.data_source_id,
+        deployed.data_source_action,
+        ", ".join(f"{key} {action}" for key, action in deployed.dataset_actions.items()),
+    )
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "data_source_id": deployed.data_source_id,
+        "data_source_action": deployed.data_source_action,
+    }
+    for spec in specs:
+        metadata[f"{spec.mart}.dataset_id"] = spec.dataset_id
+        metadata[f"{spec.mart}.action"] = deployed.dataset_actions[spec.dataset_id]
+        metadata[f"{spec.mart}.columns"] = len(spec.columns)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _refresh_metadata(outcome: RefreshOutcome, marts: dict[str, str]) -> dict:
+    metadata: dict[str, dg.RawMetadataValue] = {}
+    rows = ["| mart | status | rows ingested | rows dropped | seconds |", "|---|---|---|---|---|"]
+    for dataset_id, mart in marts.items():
+        result = outcome.results.get(dataset_id)
+        if result is None:
+            rows.append(f"| {mart} | FAILED | | | |")
+            metadata[f"{mart}.status"] = "FAILED"
+            continue
+        metadata[f"{mart}.status"] = result.status
+        metadata[f"{mart}.ingestion_id"] = result.ingestion_id or ""
+        if result.skipped:
+            metadata[f"{mart}.message"] = result.message
+        else:
+            metadata[f"{mart}.rows_ingested"] = dg.MetadataValue.int(result.rows_ingested or 0)
+            metadata[f"{mart}.rows_dropped"] = dg.MetadataValue.int(result.rows_dropped or 0)
+            metadata[f"{mart}.seconds"] = dg.MetadataValue.int(result.seconds or 0)
+            metadata[f"{mart}.bytes"] = dg.MetadataValue.int(result.bytes or 0)
+        rows.append(
+            f"| {mart} | {result.status} | {result.rows_ingested or ''} | "
+            f"{result.rows_dropped if result.rows_dropped is not None else ''} | "
+            f"{result.seconds or ''} |"
+        )
+    metadata["summary"] = dg.MetadataValue.md("\n".join(rows))
+    return metadata
+
+
+@dg.asset(
+    key=SPICE_REFRESH,
+    group_name="publish",
+    deps=[*MART_ASSET_KEYS, QUICKSIGHT_DATASETS],
+    kinds={"quicksight"},
+    description=(
+        "A FULL_REFRESH SPICE ingestion of every mart dataset, within the edition's daily refresh "
+        "budget; skipped for a dataset that is already refreshing."
+    ),
+)
+def spice_refresh(
+    context: dg.AssetExecutionContext, quicksight: QuickSightResource
+) -> dg.MaterializeResult:
+    settings = _configured_settings()
+    marts = {
+        dataset_id_for(settings.quicksight_dataset_prefix, mart): mart for mart in PUBLISHED_MARTS
+    }
+    outcome = refresh_datasets(
+        quicksight.get_client(),
+        account_id=settings.quicksight_account_id,
+        dataset_ids=list(marts),
+        run_id=context.run.run_id,
+        options=quicksight.refresh_options(settings),
+        max_workers=settings.quicksight_max_concurrent_refreshes,
+        log=context.log,
+    )
+    metadata = _refresh_metadata(outcome, marts)
+    for result in outcome.results.values():
+        if result.skipped:
+            context.log.info("%s: %s", result.dataset_id, result.message)
+    if outcome.failed:
+        # Raised only now, so that every dataset got its chance to refresh.
+        messages = [str(error) for error in outcome.errors.values()]
+        for message in messages:
+            context.log.error(message)
+        raise dg.Failure(
+            description=(
+                f"{len(messages)} of {len(marts)} SPICE refreshes failed:\n- "
+                + "\n- ".join(messages)
+            ),
+            metadata=metadata,
+            allow_retries=False,
+        )
+    return dg.MaterializeResult(metadata=metadata)
