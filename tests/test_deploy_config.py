@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -243,3 +244,17 @@ def test_run_launcher_section_validates_without_ecs(monkeypatch):
     )
     assert storage["params"]["sslmode"] == "require"
     assert storage["scheme"] == "postgresql+psycopg2"
+
+
+def test_dockerfile_packages_the_manifest_and_the_production_instance():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "\nFROM python:3.11-slim\n" in dockerfile
+    assert "pip install -r requirements.lock" in dockerfile
+    match = re.search(r"prepare-and-package \\\n\s+--file (\S+)", dockerfile)
+    assert match, "the image must build the dbt manifest"
+    assert (ROOT / match.group(1)).is_file()
+    assert "DBT_TARGET=athena" in dockerfile
+    assert "COPY deploy/dagster.yaml ${DAGSTER_HOME}/dagster.yaml" in dockerfile
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", "data", "dbt_project/target", ".env"} <= set(ignored)
