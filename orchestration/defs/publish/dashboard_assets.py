@@ -1,0 +1,72 @@
+"""Publish the marts offline: a self-contained HTML dashboard and PNG charts in the report dir."""
+
+import dagster as dg
+
+from orchestration.lib.dashboard import (
+    MART_TABLES,
+    MissingMartsError,
+    load_dashboard_data,
+    write_dashboard,
+)
+from orchestration.lib.environment import ConfigurationError, get_settings
+
+OFFLINE_DASHBOARD = dg.AssetKey(["reports", "offline_dashboard"])
+DASHBOARD_MART_KEYS = [dg.AssetKey([mart]) for mart in MART_TABLES]
+
+
+class OfflineDashboardConfig(dg.Config):
+    """Where in the DuckDB warehouse the marts are."""
+
+    schema_name: str = "main"
+
+
+@dg.asset(
+    key=OFFLINE_DASHBOARD,
+    group_name="publish",
+    deps=DASHBOARD_MART_KEYS,
+    # The warehouse pool keeps this reader from running while dbt holds DuckDB's one write lock.
+    pool="guardduty_warehouse",
+    kinds={"duckdb", "html"},
+    description=(
+        "index.html (inline SVG charts and a world map, no network needed) and png/*.png in "
+        "GUARDDUTY_REPORT_DIR, from the DuckDB marts: findings by severity, action type and "
+        "country, the daily trend and the top finding types."
+    ),
+)
+def offline_dashboard(
+    context: dg.AssetExecutionContext, config: OfflineDashboardConfig
+) -> dg.MaterializeResult:
+    settings = get_settings()
+    if settings.is_production:
+        raise dg.Failure(
+            description=(
+                "DBT_TARGET=athena: the marts are in Athena, not in the local DuckDB file; "
+                "QuickSight is the dashboard there (the quicksight/* assets)."
+            ),
+            allow_retries=False,
+        )
+    try:
+        data = load_dashboard_data(settings.duckdb_path, schema=config.schema_name)
+    except (MissingMartsError, ConfigurationError) as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from error
+    files = write_dashboard(data, settings.report_dir)
+    context.log.info("dashboard written to %s", files.html_path)
+    time_range = {
+        "first_seen_at": data.first_seen_at.isoformat() + "Z" if data.first_seen_at else "",
+        "last_seen_at": data.last_seen_at.isoformat() + "Z" if data.last_seen_at else "",
+    }
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(files.html_path)),
+            "png_dir": dg.MetadataValue.path(str(files.html_path.parent / "png")),
+            "total_findings": dg.MetadataValue.int(data.total_findings),
+            "total_occurrences": dg.MetadataValue.int(data.total_occurrences),
+            "critical_and_high_findings": dg.MetadataValue.int(data.critical_and_high_count),
+            "countries": dg.MetadataValue.int(data.country_count),
+            "remote_ips": dg.MetadataValue.int(data.remote_ip_count),
+            **time_range,
+            "findings_by_severity": dg.MetadataValue.json(
+                {severity.label: severity.finding_count for severity in data.severities}
+            ),
+        }
+    )
