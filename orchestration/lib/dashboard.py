@@ -493,7 +493,8 @@ def _svg_daily_trend(daily: Sequence[DailyCount]) -> str:
     if not daily:
         parts.append(f'<text x="{left + 8}" y="{top + 24}" class="muted">No data</text>')
     slot = plot_width / max(1, len(daily))
-    bar_width = max(1.0, slot * 0.8)
+    # A few days must not become slabs a third of the chart wide.
+    bar_width = min(48.0, max(1.0, slot * 0.8))
     for index, day in enumerate(daily):
         x = left + index * slot + (slot - bar_width) / 2
         y_bottom = top + plot_height
