@@ -189,3 +189,4 @@ def export_for_dbt(settings: Settings) -> None:
     os.environ["GUARDDUTY_GLUE_DATABASE"] = settings.glue_database
     os.environ["ATHENA_SCHEMA"] = settings.athena_schema
     os.environ["DBT_TARGET"] = settings.dbt_target
+    os.environ["AWS_REGION"] = settings.aws_region
