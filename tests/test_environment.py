@@ -1,0 +1,81 @@
+"""Configuration: defaults, validation of values that reach SQL or paths, and one reading."""
+
+import pytest
+
+from orchestration.lib.environment import ConfigurationError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for variable in (
+        "GUARDDUTY_SOURCE_URI",
+        "GUARDDUTY_LAKE_URI",
+        "GUARDDUTY_DUCKDB_PATH",
+        "GUARDDUTY_REPORT_DIR",
+        "GUARDDUTY_DATA_DIR",
+        "DBT_TARGET",
+        "GUARDDUTY_GLUE_DATABASE",
+        "ATHENA_SCHEMA",
+        "QUICKSIGHT_ACCOUNT_ID",
+        "QUICKSIGHT_EDITION",
+        "QUICKSIGHT_DATASET_PREFIX",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def test_with_nothing_set_everything_is_local_under_data(monkeypatch, tmp_path):
+    monkeypatch.setenv("GUARDDUTY_DATA_DIR", str(tmp_path))
+    settings = load_settings()
+    assert settings.dbt_target == "duckdb" and not settings.is_production
+    assert settings.source_is_default
+    assert settings.source_uri == str(tmp_path / "demo_corpus")
+    assert settings.lake_uri == str(tmp_path / "lake")
+    assert settings.duckdb_path == str(tmp_path / "warehouse.duckdb")
+    assert settings.report_dir == str(tmp_path / "reports")
+
+
+def test_local_paths_are_resolved_to_absolute_normalised_paths(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GUARDDUTY_LAKE_URI", "lake/../elsewhere/./lake")
+    assert load_settings().lake_uri == str(tmp_path / "elsewhere" / "lake")
+
+
+def test_s3_uris_are_kept_and_other_schemes_refused(monkeypatch):
+    monkeypatch.setenv("GUARDDUTY_SOURCE_URI", "s3://raw-bucket/guardduty/")
+    assert load_settings().source_uri == "s3://raw-bucket/guardduty"
+    monkeypatch.setenv("GUARDDUTY_SOURCE_URI", "http://example.com/raw")
+    with pytest.raises(ConfigurationError, match="only local paths and s3://"):
+        load_settings()
+    monkeypatch.setenv("GUARDDUTY_SOURCE_URI", "s3:///no-bucket")
+    with pytest.raises(ConfigurationError, match="no bucket"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    "value", ["marts; drop table x", "Upper", "with-dash", "1starts_with_digit", "a b"]
+)
+def test_sql_identifiers_from_configuration_are_validated(monkeypatch, value):
+    monkeypatch.setenv("ATHENA_SCHEMA", value)
+    with pytest.raises(ConfigurationError, match="ATHENA_SCHEMA"):
+        load_settings()
+    monkeypatch.delenv("ATHENA_SCHEMA")
+    monkeypatch.setenv("GUARDDUTY_GLUE_DATABASE", value)
+    with pytest.raises(ConfigurationError, match="GUARDDUTY_GLUE_DATABASE"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DBT_TARGET", "postgres", "DBT_TARGET"),
+        ("QUICKSIGHT_EDITION", "premium", "QUICKSIGHT_EDITION"),
+        ("QUICKSIGHT_ACCOUNT_ID", "12345", "12-digit"),
+        ("QUICKSIGHT_DATASET_PREFIX", "a/b", "QUICKSIGHT_DATASET_PREFIX"),
+        ("GUARDDUTY_INGEST_CONCURRENCY", "0", "at least 1"),
+        ("GUARDDUTY_MAX_OBJECT_BYTES", "lots", "whole number"),
+    ],
+)
+def test_bad_values_fail_with_the_variable_named(monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings()
