@@ -22,10 +22,10 @@ RUN pip install --no-deps -e .
 
 # The manifest must exist before any Dagster process imports the dbt assets: prepare_if_dev()
 # is a no-op outside `dagster dev`. It is parsed for the athena target (DBT_TARGET above) because
-# Athena-only configs (table_type, partitioned_by) depend on it. DAGSTER_IS_DEV_CLI lets the
-# import of assets.py parse on its own, since @dbt_assets reads the manifest at import time.
-RUN DAGSTER_IS_DEV_CLI=1 dagster-dbt project prepare-and-package \
-        --file orchestration/defs/transform/assets.py \
+# Athena-only configs (table_type, partitioned_by) depend on it. project.py holds only the
+# DbtProject, so it imports before the manifest exists.
+RUN dagster-dbt project prepare-and-package \
+        --file orchestration/defs/transform/project.py \
     && test -s dbt_project/target/manifest.json
 
 COPY deploy/dagster.yaml ${DAGSTER_HOME}/dagster.yaml

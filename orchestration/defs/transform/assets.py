@@ -6,22 +6,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.transform.partitions import DAILY_PARTITIONS
+from orchestration.defs.transform.project import dbt_project
 from orchestration.lib.dbt_translator import GuardDutyDbtTranslator
-from orchestration.lib.environment import DBT_PROJECT_DIR, get_dbt_target
+from orchestration.lib.environment import get_dbt_target
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
 WAREHOUSE_POOL = "guardduty_warehouse"
-
-dbt_project = DbtProject(
-    project_dir=DBT_PROJECT_DIR,
-    profiles_dir=DBT_PROJECT_DIR,
-    target=get_dbt_target(),
-)
-# Parses only under `dagster dev`; elsewhere `make manifest` must have written manifest.json.
-dbt_project.prepare_if_dev()
 
 TRANSLATOR = GuardDutyDbtTranslator()
 
