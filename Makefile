@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: install run dev test lint format docs manifest check-athena bench bench-quick clean
+.PHONY: install run dev test lint format docs manifest check-athena bench bench-quick lambda-zip clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,5 +51,11 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
 
+# The capture Lambda is one self-contained file (boto3 only), uploaded for the CloudFormation stack.
+lambda-zip: $(STAMP)
+	mkdir -p build
+	rm -f build/capture_lambda.zip
+	$(BIN)/python -m zipfile -c build/capture_lambda.zip orchestration/lib/capture_lambda.py
+
 clean:
-	rm -rf data dbt_project/target dbt_project/logs
+	rm -rf data build dbt_project/target dbt_project/logs

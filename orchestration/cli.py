@@ -94,7 +94,10 @@ def run(settings: Settings) -> int:
     if job.partitions_def is not None:
         partition_key = datetime.now(UTC).date().isoformat()
     result = job.execute_in_process(
-        instance=dg.DagsterInstance.get(), partition_key=partition_key, raise_on_error=False
+        instance=dg.DagsterInstance.get(),
+        partition_key=partition_key,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
     _print_results(result, settings)
     return 0 if result.success else 1
