@@ -7,6 +7,7 @@ from dagster_aws.s3 import S3Resource
 from dagster_dbt import DbtCliResource
 
 from orchestration.lib.environment import DBT_PROJECT_DIR, export_for_dbt, get_settings
+from orchestration.lib.guardduty_api import GuardDutyResource
 from orchestration.lib.quicksight import QuickSightResource
 
 
@@ -20,6 +21,7 @@ def defs() -> dg.Definitions:
             # never from configuration; AWS_ENDPOINT_URL_S3 points boto3 at another S3 server.
             "s3": S3Resource(region_name=settings.aws_region, max_attempts=5),
             "quicksight": QuickSightResource(region_name=settings.aws_region, max_attempts=5),
+            "guardduty": GuardDutyResource(region_name=settings.aws_region, max_attempts=5),
             "dbt": DbtCliResource(
                 project_dir=str(DBT_PROJECT_DIR),
                 profiles_dir=str(DBT_PROJECT_DIR),
