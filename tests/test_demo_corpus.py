@@ -386,7 +386,13 @@ def test_findings_without_an_action_have_their_feature_details(corpus):
         assert endpoints
         for endpoint in endpoints:
             assert endpoint["ip"]
-            assert set(endpoint["location"]) >= {"country", "city", "latitude", "longitude"}
+            location = set(endpoint["location"])
+            assert location >= {"country", "city", "lat", "lon"} or location >= {
+                "country",
+                "city",
+                "latitude",
+                "longitude",
+            }
             assert isinstance(endpoint["autonomousSystem"]["number"], int)
             assert endpoint["autonomousSystem"]["name"]
 

@@ -599,6 +599,10 @@ def remote_ip_details(
     }
 
 
+def _coordinates(number: int, lat: float, lon: float) -> dict[str, float]:
+    return {"lat": lat, "lon": lon} if number % 2 else {"latitude": lat, "longitude": lon}
+
+
 def _endpoint(rng: random.Random, number: int) -> dict[str, Any]:
     country = pick_country(rng)
     asn, asn_org, _ = _pick(rng, country.networks)
@@ -606,7 +610,9 @@ def _endpoint(rng: random.Random, number: int) -> dict[str, Any]:
     return {
         "id": f"endpoint-{number}",
         "ip": _public_ipv4(rng, country),
-        "location": {"city": city_name, "country": country.name, "latitude": lat, "longitude": lon},
+        # The API model's wire names are lat/lon; the data contract documents latitude/longitude.
+        # Both appear, so the models are exercised on either spelling.
+        "location": {"city": city_name, "country": country.name, **_coordinates(number, lat, lon)},
         "autonomousSystem": {"name": asn_org, "number": int(asn)},
         "connection": {"direction": "INBOUND"},
     }

@@ -124,9 +124,15 @@ sequence_endpoints as (
             as reported_country_name,
         cast(null as varchar) as reported_country_code,
         {{ clean_text(json_text('endpoints.element', '$.location.city')) }} as city,
-        try_cast({{ json_text('endpoints.element', '$.location.latitude') }} as double) as latitude,
-        try_cast({{ json_text('endpoints.element', '$.location.longitude') }} as double)
-            as longitude,
+        -- The API model names these lat/lon; the data contract spells them out: accept both.
+        try_cast(coalesce(
+            {{ json_text('endpoints.element', '$.location.lat') }},
+            {{ json_text('endpoints.element', '$.location.latitude') }}
+        ) as double) as latitude,
+        try_cast(coalesce(
+            {{ json_text('endpoints.element', '$.location.lon') }},
+            {{ json_text('endpoints.element', '$.location.longitude') }}
+        ) as double) as longitude,
         {{ clean_text(json_text('endpoints.element', '$.autonomousSystem.number')) }} as asn,
         {{ clean_text(json_text('endpoints.element', '$.autonomousSystem.name')) }} as asn_org,
         cast(null as varchar) as isp,
