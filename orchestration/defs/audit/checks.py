@@ -1,0 +1,97 @@
+"""Freshness and reconciliation checks on the findings lake (AU-6 evidence that review data is
+complete and current).
+
+Severities:
+- ``findings_sources_reporting`` (ERROR): an account or Region that stopped reporting usually
+  means a broken export or capture (a removed EventBridge rule, a KMS or bucket policy change),
+  so its findings are missing from every review until someone fixes it.
+- ``findings_lake_fresh`` (ERROR): a stale lake means the pipeline itself is not running; every
+  report built on it is out of date.
+- ``findings_match_guardduty`` (WARN): counts can differ briefly for benign reasons (a finding
+  updated in GuardDuty after the last ingest, suppressed findings before the history backfill
+  ran), so a difference asks for a look rather than declaring the data wrong.
+
+The reconciliation needs AWS. Where AWS is not configured (the embedded local default, unless
+GUARDDUTY_RECONCILE=true) it passes with ``status: not applicable``: there is no GuardDuty to
+compare with, and a permanent warning on every local run would teach people to ignore warnings.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from orchestration.defs.ingest.assets import LAKE_FINDINGS
+from orchestration.lib.audit_settings import get_audit_settings
+from orchestration.lib.environment import get_settings
+from orchestration.lib.guardduty_api import GuardDutyResource
+from orchestration.lib.lake_health import (
+    Outcome,
+    lake_staleness,
+    reconcile_with_guardduty,
+    silent_sources,
+)
+from orchestration.lib.storage import open_store
+
+
+def _result(outcome: Outcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=outcome.passed, metadata=outcome.metadata, severity=severity)
+
+
+@dg.asset_check(
+    asset=LAKE_FINDINGS,
+    description=(
+        "Every (account, region) that reported in the last 90 days has a finding version within "
+        "GUARDDUTY_SILENCE_HOURS (48) of the newest data in the lake."
+    ),
+)
+def findings_sources_reporting(s3: S3Resource) -> dg.AssetCheckResult:
+    outcome = silent_sources(
+        open_store(get_settings().lake_uri, s3.get_client),
+        timedelta(hours=get_audit_settings().silence_hours),
+    )
+    return _result(outcome, dg.AssetCheckSeverity.ERROR)
+
+
+@dg.asset_check(
+    asset=LAKE_FINDINGS,
+    description=(
+        "The newest finding version in the lake (newest updated_date partition) is at most "
+        "GUARDDUTY_MAX_LAKE_AGE_HOURS (36) old."
+    ),
+)
+def findings_lake_fresh(s3: S3Resource) -> dg.AssetCheckResult:
+    outcome = lake_staleness(
+        open_store(get_settings().lake_uri, s3.get_client),
+        now=datetime.now(UTC),
+        max_age=timedelta(hours=get_audit_settings().max_lake_age_hours),
+    )
+    return _result(outcome, dg.AssetCheckSeverity.ERROR)
+
+
+@dg.asset_check(
+    asset=LAKE_FINDINGS,
+    description=(
+        "Current findings per severity label updated in the last GUARDDUTY_RECONCILE_DAYS (7) "
+        "days match GuardDuty's GetFindingsStatistics in each GUARDDUTY_BACKFILL_REGIONS Region. "
+        "Not applicable without AWS (GUARDDUTY_RECONCILE)."
+    ),
+)
+def findings_match_guardduty(s3: S3Resource, guardduty: GuardDutyResource) -> dg.AssetCheckResult:
+    audit = get_audit_settings()
+    if not audit.reconcile_enabled:
+        return dg.AssetCheckResult(
+            passed=True,
+            metadata={
+                "status": "not applicable: AWS is not configured (DBT_TARGET is not athena and "
+                "GUARDDUTY_RECONCILE is not true), so there is no GuardDuty to compare with"
+            },
+        )
+    outcome = reconcile_with_guardduty(
+        open_store(get_settings().lake_uri, s3.get_client),
+        guardduty.get_client,
+        audit.backfill_regions,
+        days=audit.reconcile_days,
+        now=datetime.now(UTC),
+    )
+    return _result(outcome, dg.AssetCheckSeverity.WARN)

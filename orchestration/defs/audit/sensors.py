@@ -1,0 +1,54 @@
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from orchestration.lib.alerts import (
+    AlertSink,
+    JsonLinesAlertSink,
+    SnsAlertSink,
+    SnsResource,
+    send_new_alerts,
+)
+from orchestration.lib.audit_settings import get_audit_settings
+from orchestration.lib.environment import get_settings
+from orchestration.lib.storage import open_store
+
+
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description=(
+        "Notifies once per finding and level on new High or Critical GuardDuty findings and on "
+        "escalations, reading newly committed lake batches: to the SNS topic "
+        "GUARDDUTY_ALERT_SNS_TOPIC_ARN when set, otherwise to GUARDDUTY_ALERT_FILE (JSON Lines)."
+    ),
+)
+def guardduty_alerts_sensor(context: dg.SensorEvaluationContext, s3: S3Resource, sns: SnsResource):
+    settings = get_settings()
+    audit = get_audit_settings()
+    sink: AlertSink = (
+        SnsAlertSink(sns.get_client(), audit.alert_sns_topic_arn)
+        if audit.alert_sns_topic_arn
+        else JsonLinesAlertSink(audit.alert_file)
+    )
+    run = send_new_alerts(
+        open_store(settings.lake_uri, s3.get_client),
+        sink,
+        now=datetime.now(UTC),
+        max_finding_age=timedelta(hours=audit.alert_max_age_hours),
+        cursor=context.cursor,
+        log=context.log,
+    )
+    if not run.batches_processed:
+        waiting = (
+            f"; batch {run.waiting_for_batch} is not published yet" if run.waiting_for_batch else ""
+        )
+        return dg.SkipReason(f"No new lake batches after {context.cursor or 'the start'}{waiting}.")
+    return dg.SensorResult(
+        cursor=run.last_batch_id,
+        skip_reason=(
+            f"{len(run.alerts)} alerts sent from {len(run.batches_processed)} batches "
+            f"({run.versions_read} finding versions, {run.samples_ignored} samples ignored)."
+        ),
+    )

@@ -1,0 +1,388 @@
+"""Alerts on new High and Critical findings and on escalations, once per finding and level.
+
+The alert sensor reads newly committed lake data straight from the Parquet files (never from
+DuckDB, whose single write lock a dbt run may hold). Batch ids sort by commit time, so the ledger
+(``_ledger/<batch_id>.parquet``) is the cursor: each evaluation reads the findings files of the
+batches committed after the last one processed, in order. A batch whose files are still in
+``_staging/`` (committed, not yet published) stops the evaluation until the next one.
+
+De-duplication: ``_alerts/state.json`` in the lake holds, per finding, the highest level already
+alerted. A version alerts only when its level is above that: a new High or Critical finding, or an
+escalation (High -> Critical; Medium -> High is the first alert of that finding). Re-deliveries,
+further updates and versions arriving out of order with a lower severity never alert again.
+Batches are processed one by one, so which alerts are sent does not depend on how often the sensor
+runs. Sample findings never alert, and neither do versions last updated longer ago than a maximum
+age (a backfill of old history must not page anyone).
+
+Delivery is at least once: the state is written after each batch and whenever a send fails, so
+only a crash between a send and that write can repeat an alert.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+import pyarrow.parquet as pq
+from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_client_retry_config
+
+from orchestration.lib import lake_layout as layout
+from orchestration.lib.guardduty_api import severity_label
+from orchestration.lib.storage import ObjectStore
+
+logger = logging.getLogger(__name__)
+
+ALERT_STATE_KEY = "_alerts/state.json"
+ALERT_SEVERITY_THRESHOLD = 7.0
+# Only these labels alert; the rank orders them for escalations.
+ALERT_LEVELS = {"High": 1, "Critical": 2}
+SNS_SUBJECT_MAX_CHARS = 99
+# GuardDuty deletes a finding 90 days after its last update; state older than this is dead weight.
+STATE_RETENTION = timedelta(days=120)
+_FINDING_COLUMNS = [
+    "finding_id",
+    "account_id",
+    "region",
+    "finding_type",
+    "severity",
+    "updated_at",
+    "finding_json",
+]
+_NOT_SUBJECT_TEXT = re.compile(r"[^\x20-\x7e]+")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One notification: a finding reached a level it had not been alerted at."""
+
+    finding_id: str
+    finding_type: str
+    severity: float
+    severity_label: str
+    previous_label: str | None
+    account_id: str
+    region: str
+    title: str | None
+    first_seen_at: str | None
+    last_seen_at: str | None
+    updated_at: str
+    ingest_batch_id: str
+
+    @property
+    def kind(self) -> str:
+        return "escalation" if self.previous_label else "new"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+    def subject(self) -> str:
+        """A one-line summary within SNS's subject limit (printable ASCII, under 100 chars)."""
+        change = f"{self.previous_label} -> " if self.previous_label else ""
+        text = (
+            f"GuardDuty {change}{self.severity_label} ({self.severity:g}): {self.finding_type} "
+            f"in {self.account_id}/{self.region}"
+        )
+        text = _NOT_SUBJECT_TEXT.sub(" ", text).strip()
+        if len(text) > SNS_SUBJECT_MAX_CHARS:
+            text = text[: SNS_SUBJECT_MAX_CHARS - 3].rstrip() + "..."
+        return text
+
+
+@dataclass
+class AlertState:
+    """The last batch processed and, per alerted finding, its level and last update seen."""
+
+    last_batch_id: str | None = None
+    alerted: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def level_of(self, finding_id: str) -> int:
+        entry = self.alerted.get(finding_id)
+        return ALERT_LEVELS.get(entry["label"], 0) if entry else 0
+
+    def record(self, finding_id: str, label: str, updated_at: str) -> None:
+        self.alerted[finding_id] = {"label": label, "updated_at": updated_at}
+
+    def touch(self, finding_id: str, updated_at: str) -> None:
+        entry = self.alerted.get(finding_id)
+        if entry and updated_at > entry["updated_at"]:
+            entry["updated_at"] = updated_at
+
+    def prune(self, now: datetime) -> None:
+        cutoff = _iso(now - STATE_RETENTION)
+        self.alerted = {
+            finding_id: entry
+            for finding_id, entry in self.alerted.items()
+            if entry["updated_at"] >= cutoff
+        }
+
+    def to_bytes(self) -> bytes:
+        document = {"version": 1, "last_batch_id": self.last_batch_id, "alerted": self.alerted}
+        return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> AlertState:
+        document = json.loads(data)
+        return cls(document.get("last_batch_id"), dict(document.get("alerted", {})))
+
+
+def load_state(lake: ObjectStore) -> AlertState:
+    """The alert state in the lake, or an empty one before the first evaluation."""
+    if not any(stored.key == ALERT_STATE_KEY for stored in lake.list("_alerts/")):
+        return AlertState()
+    return AlertState.from_bytes(lake.read(ALERT_STATE_KEY))
+
+
+class AlertSink(Protocol):
+    def send(self, alert: Alert) -> None: ...
+
+
+class JsonLinesAlertSink:
+    """Appends one JSON object per alert to a local file (the embedded default)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def send(self, alert: Alert) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(alert.to_dict(), sort_keys=True) + "\n")
+
+
+class SnsAlertSink:
+    """Publishes each alert to an SNS topic; attributes allow subscription filter policies."""
+
+    def __init__(self, client: Any, topic_arn: str) -> None:
+        self.client = client
+        self.topic_arn = topic_arn
+
+    def send(self, alert: Alert) -> None:
+        self.client.publish(**sns_publish_request(self.topic_arn, alert))
+
+
+def sns_publish_request(topic_arn: str, alert: Alert) -> dict[str, Any]:
+    """The ``sns.publish`` arguments for an alert."""
+    return {
+        "TopicArn": topic_arn,
+        "Subject": alert.subject(),
+        "Message": json.dumps(alert.to_dict(), indent=2, sort_keys=True),
+        "MessageAttributes": {
+            "severity_label": {"DataType": "String", "StringValue": alert.severity_label},
+            "finding_type": {"DataType": "String", "StringValue": alert.finding_type},
+            "account_id": {"DataType": "String", "StringValue": alert.account_id},
+            "kind": {"DataType": "String", "StringValue": alert.kind},
+        },
+    }
+
+
+def is_sample(finding: dict[str, Any]) -> bool:
+    """True for GuardDuty sample findings, in the flattened or the API ``{type, value}`` form."""
+    service = finding.get("service")
+    info = service.get("additionalInfo") if isinstance(service, dict) else None
+    if not isinstance(info, dict):
+        return False
+    if _is_true(info.get("sample")):
+        return True
+    value = info.get("value")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return False
+    return isinstance(value, dict) and _is_true(value.get("sample"))
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+@dataclass
+class AlertRun:
+    """What one evaluation did."""
+
+    batches_processed: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    versions_read: int = 0
+    samples_ignored: int = 0
+    too_old_ignored: int = 0
+    # A committed batch whose files are not yet published; the next evaluation reads it.
+    waiting_for_batch: str | None = None
+    last_batch_id: str | None = None
+
+
+def send_new_alerts(
+    lake: ObjectStore,
+    sink: AlertSink,
+    now: datetime,
+    max_finding_age: timedelta,
+    cursor: str | None = None,
+    log: logging.Logger | None = None,
+    max_batches: int = 200,
+) -> AlertRun:
+    """Alert on the findings of every batch committed after the last one processed.
+
+    Args:
+        lake: the Parquet lake.
+        sink: where alerts go (SNS or a local file).
+        now: the current time; versions updated before ``now - max_finding_age`` do not alert.
+        max_finding_age: see ``now``.
+        cursor: the sensor's cursor (a batch id); the state in the lake wins when it is newer.
+        log: where progress goes.
+        max_batches: batches read per call, so one evaluation stays short on a large backlog;
+            the next call continues after the last one processed.
+    """
+    log = log or logger
+    state = load_state(lake)
+    after = max((value for value in (cursor, state.last_batch_id) if value), default=None)
+    run = AlertRun(last_batch_id=after)
+    pending = [batch for batch in _committed_batches(lake) if after is None or batch > after]
+    if not pending:
+        return run
+    unpublished = _unpublished_batches(lake)
+    findings_files = _findings_files_by_batch(lake)
+    oldest_alertable = now - max_finding_age
+    for batch_id in pending[:max_batches]:
+        if batch_id in unpublished:
+            run.waiting_for_batch = batch_id
+            log.info("Batch %s is committed but not yet published; waiting", batch_id)
+            break
+        versions = _read_versions(lake, findings_files.get(batch_id, []))
+        run.versions_read += len(versions)
+        try:
+            for alert in _alerts_for_batch(batch_id, versions, state, oldest_alertable, run):
+                sink.send(alert)
+                state.record(alert.finding_id, alert.severity_label, alert.updated_at)
+                run.alerts.append(alert)
+            state.last_batch_id = batch_id
+        finally:
+            state.prune(now)
+            lake.write(ALERT_STATE_KEY, state.to_bytes())
+        run.batches_processed.append(batch_id)
+        run.last_batch_id = batch_id
+    return run
+
+
+def _alerts_for_batch(
+    batch_id: str,
+    versions: list[dict[str, Any]],
+    state: AlertState,
+    oldest_alertable: datetime,
+    run: AlertRun,
+) -> list[Alert]:
+    strongest: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for version in versions:
+        finding_id = version["finding_id"]
+        updated_at = _iso(version["updated_at"])
+        state.touch(finding_id, updated_at)
+        if version["severity"] < ALERT_SEVERITY_THRESHOLD:
+            continue
+        finding = json.loads(version["finding_json"])
+        if is_sample(finding):
+            run.samples_ignored += 1
+            continue
+        if version["updated_at"] < oldest_alertable.astimezone(UTC).replace(tzinfo=None):
+            run.too_old_ignored += 1
+            continue
+        current = strongest.get(finding_id)
+        if current is None or (version["severity"], version["updated_at"]) > (
+            current[0]["severity"],
+            current[0]["updated_at"],
+        ):
+            strongest[finding_id] = (version, finding)
+    alerts = []
+    for finding_id, (version, finding) in sorted(strongest.items()):
+        label = severity_label(version["severity"])
+        if ALERT_LEVELS[label] <= state.level_of(finding_id):
+            continue
+        previous = state.alerted.get(finding_id)
+        service = finding.get("service") if isinstance(finding.get("service"), dict) else {}
+        alerts.append(
+            Alert(
+                finding_id=finding_id,
+                finding_type=version["finding_type"],
+                severity=version["severity"],
+                severity_label=label,
+                previous_label=previous["label"] if previous else None,
+                account_id=version["account_id"],
+                region=version["region"],
+                title=_string(finding.get("title")),
+                first_seen_at=_string(service.get("eventFirstSeen")),
+                last_seen_at=_string(service.get("eventLastSeen")),
+                updated_at=_iso(version["updated_at"]),
+                ingest_batch_id=batch_id,
+            )
+        )
+    return alerts
+
+
+def _committed_batches(lake: ObjectStore) -> list[str]:
+    return sorted(
+        stored.key.rsplit("/", 1)[-1].removesuffix(".parquet")
+        for stored in lake.list(layout.LEDGER_DIR + "/")
+        if stored.key.endswith(".parquet")
+    )
+
+
+def _unpublished_batches(lake: ObjectStore) -> set[str]:
+    return {
+        stored.key[len(layout.STAGING_DIR) + 1 :].split("/", 1)[0]
+        for stored in lake.list(layout.STAGING_DIR + "/")
+    }
+
+
+def _findings_files_by_batch(lake: ObjectStore) -> dict[str, list[str]]:
+    files: dict[str, list[str]] = defaultdict(list)
+    for stored in lake.list(layout.FINDINGS_DIR + "/"):
+        if stored.key.endswith(".parquet"):
+            files[stored.key.rsplit("/", 1)[-1].removesuffix(".parquet")].append(stored.key)
+    return files
+
+
+def _read_versions(lake: ObjectStore, keys: Iterable[str]) -> list[dict[str, Any]]:
+    versions: list[dict[str, Any]] = []
+    for key in sorted(keys):
+        table = pq.read_table(io.BytesIO(lake.read(key)), columns=_FINDING_COLUMNS)
+        versions.extend(table.to_pylist())
+    return versions
+
+
+def _iso(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds; lexical order is time order."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds") + "Z"
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+class SnsResource(ResourceWithBoto3Configuration):
+    """A boto3 SNS client for publishing alerts (standard retry mode).
+
+    Example:
+        ``SnsResource(region_name=settings.aws_region, max_attempts=5)``
+    """
+
+    def get_client(self) -> Any:
+        """Return a new boto3 SNS client configured from this resource."""
+        session = boto3.session.Session(profile_name=self.profile_name)
+        return session.client(
+            "sns",
+            region_name=self.region_name,
+            use_ssl=self.use_ssl,
+            verify=self.verify,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            aws_session_token=self.aws_session_token,
+            config=construct_boto_client_retry_config(self.max_attempts),
+        )

@@ -1,0 +1,269 @@
+"""Freshness and reconciliation of the findings lake, computed from its Parquet files.
+
+Three questions, each answered by a function returning an ``Outcome`` (passed + metadata) that the
+asset checks in ``orchestration/defs/audit/checks.py`` turn into check results:
+
+- ``silent_sources``: did an (account, region) that was reporting stop? Measured against the
+  newest data in the lake, not the clock, so a stalled pipeline does not make every source look
+  silent (that is ``lake_staleness``'s job).
+- ``lake_staleness``: is the newest finding version in the lake older than expected?
+- ``reconcile_with_guardduty``: do the lake's current findings of the last days match GuardDuty's
+  own counts per severity label (``GetFindingsStatistics``)?
+
+The files are read directly, never through the DuckDB warehouse, whose single write lock a dbt run
+may hold; only the needed columns and partitions are read.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from orchestration.lib import lake_layout as layout
+from orchestration.lib.guardduty_api import (
+    SEVERITY_LABELS,
+    ApiCaller,
+    finding_counts_by_severity_label,
+    list_detector_ids,
+)
+from orchestration.lib.storage import ObjectStore
+
+# A source silent for longer than GuardDuty keeps findings is gone, not silent.
+SOURCE_LOOKBACK = timedelta(days=90)
+_PARTITION = re.compile(rf"{layout.FINDINGS_PARTITION}=(\d{{4}}-\d{{2}}-\d{{2}})/")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A check's verdict and what a reviewer needs to see to act on it."""
+
+    passed: bool
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def findings_files(lake: ObjectStore, since: date | None = None) -> list[tuple[date, str]]:
+    """(partition date, key) of every published findings file, oldest partition first."""
+    files = []
+    for stored in lake.list(layout.FINDINGS_DIR + "/"):
+        match = _PARTITION.search(stored.key)
+        if not match or not stored.key.endswith(".parquet"):
+            continue
+        day = date.fromisoformat(match.group(1))
+        if since is None or day >= since:
+            files.append((day, stored.key))
+    return sorted(files)
+
+
+def read_columns(lake: ObjectStore, keys: Iterable[str], columns: list[str]) -> pa.Table:
+    """The given columns of the given findings files, as one table."""
+    tables = [pq.read_table(io.BytesIO(lake.read(key)), columns=columns) for key in keys]
+    if not tables:
+        return layout.FINDINGS_SCHEMA.empty_table().select(columns)
+    return pa.concat_tables(tables)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _newest_updated_at(table: pa.Table) -> datetime | None:
+    if not table.num_rows:
+        return None
+    return _utc(pc.max(table["updated_at"]).as_py())
+
+
+def silent_sources(lake: ObjectStore, silence: timedelta) -> Outcome:
+    """Fail when an (account, region) has no finding version within ``silence`` of the newest.
+
+    Only sources that reported in the last 90 days of lake data (GuardDuty's retention) count.
+    """
+    newest_day = max((day for day, _ in findings_files(lake)), default=None)
+    if newest_day is None:
+        return Outcome(True, {"status": "the lake holds no findings yet", "sources_checked": 0})
+    since = newest_day - SOURCE_LOOKBACK
+    table = read_columns(
+        lake,
+        (key for _, key in findings_files(lake, since)),
+        ["account_id", "region", "updated_at"],
+    )
+    newest = _newest_updated_at(table)
+    assert newest is not None  # noqa: S101 - a listed partition holds at least one row
+    last_seen = table.group_by(["account_id", "region"]).aggregate([("updated_at", "max")])
+    threshold = newest - silence
+    silent = sorted(
+        (
+            {
+                "account_id": row["account_id"],
+                "region": row["region"],
+                "last_seen_at": _utc(row["updated_at_max"]).isoformat(),
+                "silent_hours": round(
+                    (newest - _utc(row["updated_at_max"])).total_seconds() / 3600, 1
+                ),
+            }
+            for row in last_seen.to_pylist()
+            if _utc(row["updated_at_max"]) < threshold
+        ),
+        key=lambda source: (source["last_seen_at"], source["account_id"], source["region"]),
+    )
+    return Outcome(
+        passed=not silent,
+        metadata={
+            "silent_sources": silent,
+            "silent_source_count": len(silent),
+            "sources_checked": last_seen.num_rows,
+            "newest_finding_updated_at": newest.isoformat(),
+            "silence_hours": silence.total_seconds() / 3600,
+        },
+    )
+
+
+def lake_staleness(lake: ObjectStore, now: datetime, max_age: timedelta) -> Outcome:
+    """Fail when the newest finding version in the lake is older than ``max_age`` at ``now``."""
+    files = findings_files(lake)
+    if not files:
+        return Outcome(
+            False, {"status": "the lake holds no findings", "max_age_hours": _hours(max_age)}
+        )
+    newest_day = files[-1][0]
+    table = read_columns(lake, (key for day, key in files if day == newest_day), ["updated_at"])
+    newest = _newest_updated_at(table)
+    assert newest is not None  # noqa: S101 - a listed partition holds at least one row
+    age = _utc(now) - newest
+    return Outcome(
+        passed=age <= max_age,
+        metadata={
+            "newest_partition": f"{layout.FINDINGS_PARTITION}={newest_day.isoformat()}",
+            "newest_finding_updated_at": newest.isoformat(),
+            "age_hours": round(age.total_seconds() / 3600, 1),
+            "max_age_hours": _hours(max_age),
+        },
+    )
+
+
+def _hours(duration: timedelta) -> float:
+    return duration.total_seconds() / 3600
+
+
+def lake_counts_by_label(
+    lake: ObjectStore, regions: Iterable[str], start: datetime, end: datetime
+) -> dict[str, dict[str, int]]:
+    """Current findings per region and severity label whose current ``updatedAt`` is in
+    ``[start, end)``.
+
+    A finding updated since ``start`` has every later version in partitions from ``start``'s date
+    on, so reading those partitions is enough to find its current version. Samples and archived
+    findings are counted, as GuardDuty counts them.
+    """
+    columns = ["finding_id", "region", "severity", "updated_at", "event_count"]
+    table = read_columns(
+        lake, (key for _, key in findings_files(lake, _utc(start).date())), columns
+    )
+    counts = {region: dict.fromkeys(SEVERITY_LABELS, 0) for region in regions}
+    connection = duckdb.connect()
+    try:
+        connection.register("versions", table)
+        rows = connection.execute(
+            """
+            with current_versions as (
+                select region, severity, updated_at
+                from versions
+                qualify row_number() over (
+                    partition by finding_id
+                    order by updated_at desc, event_count desc nulls last
+                ) = 1
+            )
+            select
+                region,
+                case
+                    when severity >= 9 then 'Critical'
+                    when severity >= 7 then 'High'
+                    when severity >= 4 then 'Medium'
+                    else 'Low'
+                end as severity_label,
+                count(*) as finding_count
+            from current_versions
+            where updated_at >= ? and updated_at < ?
+            group by all
+            """,
+            [_naive(start), _naive(end)],
+        ).fetchall()
+    finally:
+        connection.close()
+    for region, label, finding_count in rows:
+        if region in counts:
+            counts[region][label] = finding_count
+    return counts
+
+
+def _naive(moment: datetime) -> datetime:
+    return _utc(moment).replace(tzinfo=None)
+
+
+def reconcile_with_guardduty(
+    lake: ObjectStore,
+    client_for_region: Callable[[str], Any],
+    regions: Iterable[str],
+    days: int,
+    now: datetime,
+    caller: ApiCaller | None = None,
+) -> Outcome:
+    """Compare the lake's current findings per label with ``GetFindingsStatistics``, per Region.
+
+    The window is the ``days`` days up to the newest finding version in the lake (not up to now),
+    so findings GuardDuty updated after the last ingest are not counted as missing. A finding
+    GuardDuty updated again after that point can still show as a difference of one.
+    """
+    caller = caller or ApiCaller()
+    regions = list(regions)
+    files = findings_files(lake)
+    newest = None
+    if files:
+        newest = _newest_updated_at(
+            read_columns(lake, (key for day, key in files if day == files[-1][0]), ["updated_at"])
+        )
+    # End just after the newest version, which must count; never after the current time.
+    end = min(_utc(now), newest + timedelta(milliseconds=1)) if newest else _utc(now)
+    start = end - timedelta(days=days)
+    lake_counts = lake_counts_by_label(lake, regions, start, end)
+    guardduty_counts: dict[str, dict[str, int]] = {}
+    detectors = []
+    for region in regions:
+        client = client_for_region(region)
+        totals = dict.fromkeys(SEVERITY_LABELS, 0)
+        for detector_id in list_detector_ids(client, caller, region):
+            detectors.append(f"{region}/{detector_id}")
+            counts = finding_counts_by_severity_label(
+                client, caller, detector_id, start, end, f"{region}/{detector_id}"
+            )
+            for label, finding_count in counts.items():
+                totals[label] += finding_count
+        guardduty_counts[region] = totals
+    differences = {
+        region: {
+            label: lake_counts[region][label] - guardduty_counts[region][label]
+            for label in SEVERITY_LABELS
+            if lake_counts[region][label] != guardduty_counts[region][label]
+        }
+        for region in regions
+    }
+    differences = {region: diff for region, diff in differences.items() if diff}
+    return Outcome(
+        passed=not differences,
+        metadata={
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+            "lake_counts": lake_counts,
+            "guardduty_counts": guardduty_counts,
+            "differences_lake_minus_guardduty": differences,
+            "detectors": detectors,
+        },
+    )

@@ -1,0 +1,346 @@
+"""Alerts on new High/Critical findings and escalations: once per finding and level."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import dagster as dg
+import pytest
+from dagster_aws.s3 import S3Resource
+from guardduty_api_stubs import stubbed_client
+
+from finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
+from orchestration.lib import lake_layout as layout
+from orchestration.lib.alerts import (
+    ALERT_STATE_KEY,
+    Alert,
+    JsonLinesAlertSink,
+    SnsAlertSink,
+    SnsResource,
+    is_sample,
+    send_new_alerts,
+    sns_publish_request,
+)
+from orchestration.lib.ingest import run_ingest
+from orchestration.lib.storage import LocalStore
+
+NOW = datetime(2026, 10, 3, tzinfo=UTC)
+MAX_AGE = timedelta(days=7)
+TOPIC_ARN = "arn:aws:sns:eu-west-1:012345678901:guardduty-alerts"
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    def send(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+
+class Lake:
+    """A raw folder and a lake; each ``deliver`` is one ingest run, so one committed batch."""
+
+    def __init__(self, root) -> None:
+        self.source = LocalStore(root / "raw")
+        self.store = LocalStore(root / "lake")
+        self.sink = RecordingSink()
+        self._objects = count()
+
+    def deliver(self, *findings: dict) -> None:
+        for finding in findings:
+            key = f"events/{next(self._objects)}.json"
+            self.source.write(key, to_bytes(eventbridge_event(finding)))
+        run_ingest(self.source, self.store)
+
+    def evaluate(self, now: datetime = NOW):
+        return send_new_alerts(self.store, self.sink, now=now, max_finding_age=MAX_AGE)
+
+    def alerted(self) -> list[tuple[str, str, str | None]]:
+        return [(a.finding_id, a.severity_label, a.previous_label) for a in self.sink.alerts]
+
+
+def version(finding_id: str, severity: float, updated_at: str, **overrides) -> dict:
+    return a_finding(id=finding_id, severity=severity, updatedAt=updated_at, **overrides)
+
+
+@pytest.fixture
+def lake(tmp_path):
+    return Lake(tmp_path)
+
+
+def test_a_new_high_finding_alerts_once_with_its_details(lake):
+    lake.deliver(
+        version("h1", 7.5, "2026-10-02T11:05:00Z"), version("m1", 5, "2026-10-02T11:00:00Z")
+    )
+
+    run = lake.evaluate()
+
+    (alert,) = lake.sink.alerts
+    assert alert.to_dict() == {
+        "kind": "new",
+        "finding_id": "h1",
+        "finding_type": "UnauthorizedAccess:EC2/SSHBruteForce",
+        "severity": 7.5,
+        "severity_label": "High",
+        "previous_label": None,
+        "account_id": "012345678901",
+        "region": "eu-west-1",
+        "title": "SSH brute force attacks against i-0abc.",
+        "first_seen_at": "2026-10-01T10:00:00Z",
+        "last_seen_at": "2026-10-02T11:00:00.000Z",
+        "updated_at": "2026-10-02T11:05:00.000Z",
+        "ingest_batch_id": run.batches_processed[0],
+    }
+
+
+def test_updates_and_redeliveries_of_an_alerted_finding_do_not_alert_again(lake):
+    lake.deliver(version("h1", 8, "2026-10-02T11:00:00Z"))
+    lake.evaluate()
+    lake.deliver(version("h1", 8, "2026-10-02T11:00:00Z"))
+    lake.deliver(version("h1", 8.5, "2026-10-02T17:00:00Z"))
+
+    run = lake.evaluate()
+
+    assert lake.alerted() == [("h1", "High", None)]
+    assert len(run.batches_processed) == 2
+
+
+def test_medium_then_high_then_critical_gives_exactly_two_alerts(lake):
+    lake.deliver(version("e1", 5, "2026-10-02T01:00:00Z"))
+    lake.deliver(version("e1", 7, "2026-10-02T02:00:00Z"))
+    lake.deliver(version("e1", 9.2, "2026-10-02T03:00:00Z"))
+    lake.deliver(version("e1", 9.2, "2026-10-02T04:00:00Z"))
+
+    lake.evaluate()
+
+    assert lake.alerted() == [("e1", "High", None), ("e1", "Critical", "High")]
+    assert lake.sink.alerts[1].kind == "escalation"
+
+
+def test_alerts_do_not_depend_on_how_often_the_sensor_runs(tmp_path):
+    once, each = Lake(tmp_path / "once"), Lake(tmp_path / "each")
+    for severity, hour in ((5, 1), (7, 2), (9, 3)):
+        for lake in (once, each):
+            lake.deliver(version("e1", severity, f"2026-10-02T0{hour}:00:00Z"))
+        each.evaluate()
+    once.evaluate()
+
+    assert once.alerted() == each.alerted() == [("e1", "High", None), ("e1", "Critical", "High")]
+
+
+def test_an_older_lower_version_arriving_late_does_not_alert(lake):
+    lake.deliver(version("o1", 9, "2026-10-02T05:00:00Z"))
+    lake.evaluate()
+    lake.deliver(version("o1", 7, "2026-10-02T01:00:00Z"))
+    lake.deliver(version("o1", 4, "2026-10-02T06:00:00Z"))
+
+    lake.evaluate()
+
+    assert lake.alerted() == [("o1", "Critical", None)]
+
+
+def test_versions_of_one_batch_alert_once_at_their_highest_level(lake):
+    lake.deliver(
+        version("b1", 7, "2026-10-02T01:00:00Z"),
+        version("b1", 9.5, "2026-10-02T02:00:00Z"),
+        version("b1", 8, "2026-10-02T03:00:00Z"),
+    )
+
+    lake.evaluate()
+
+    assert lake.alerted() == [("b1", "Critical", None)]
+    assert lake.sink.alerts[0].severity == 9.5
+
+
+@pytest.mark.parametrize(
+    "additional_info",
+    [
+        {"sample": True},
+        {"sample": "true"},
+        {"sample": "True"},
+        {"type": "default", "value": '{"sample":true}'},
+        {"type": "default", "value": '{"sample":"True"}'},
+    ],
+)
+def test_sample_findings_never_alert(lake, additional_info):
+    sample = with_service(version("s1", 9, "2026-10-02T01:00:00Z"), additionalInfo=additional_info)
+
+    lake.deliver(sample)
+    run = lake.evaluate()
+
+    assert lake.sink.alerts == []
+    assert run.samples_ignored == 1
+
+
+def test_a_boto3_api_page_sample_is_recognised_after_conversion():
+    finding = {"service": {"additionalInfo": {"type": "default", "value": '{"sample": true}'}}}
+
+    assert is_sample(finding)
+    assert not is_sample({"service": {"additionalInfo": {"value": "not json"}}})
+    assert not is_sample({"service": {"additionalInfo": {"sample": False}}})
+
+
+def test_findings_last_updated_before_the_maximum_age_do_not_alert(lake):
+    lake.deliver(
+        version("old", 9, "2026-09-01T00:00:00Z"), version("new", 9, "2026-10-02T00:00:00Z")
+    )
+
+    run = lake.evaluate()
+
+    assert lake.alerted() == [("new", "Critical", None)]
+    assert run.too_old_ignored == 1
+
+
+def test_nothing_new_sends_nothing_and_keeps_the_cursor(lake):
+    lake.deliver(version("h1", 8, "2026-10-02T11:00:00Z"))
+    first = lake.evaluate()
+
+    second = lake.evaluate()
+
+    assert second.batches_processed == []
+    assert second.last_batch_id == first.last_batch_id
+    assert len(lake.sink.alerts) == 1
+
+
+def test_a_committed_batch_not_yet_published_is_waited_for(lake):
+    lake.deliver(version("h1", 8, "2026-10-02T11:00:00Z"))
+    (batch_id,) = [
+        s.key.split("/")[-1].removesuffix(".parquet") for s in lake.store.list("_ledger/")
+    ]
+    (findings_file,) = [s.key for s in lake.store.list("findings/")]
+    lake.store.move(findings_file, f"{layout.STAGING_DIR}/{batch_id}/{findings_file}")
+
+    waiting = lake.evaluate()
+    lake.store.move(f"{layout.STAGING_DIR}/{batch_id}/{findings_file}", findings_file)
+    published = lake.evaluate()
+
+    assert waiting.waiting_for_batch == batch_id
+    assert waiting.batches_processed == []
+    assert published.batches_processed == [batch_id]
+    assert lake.alerted() == [("h1", "High", None)]
+
+
+def test_the_state_survives_a_lost_sensor_cursor(lake):
+    lake.deliver(version("h1", 8, "2026-10-02T11:00:00Z"))
+    lake.evaluate()
+    state = json.loads(lake.store.read(ALERT_STATE_KEY))
+
+    again = send_new_alerts(lake.store, lake.sink, now=NOW, max_finding_age=MAX_AGE, cursor=None)
+
+    assert state["alerted"]["h1"]["label"] == "High"
+    assert again.batches_processed == []
+    assert len(lake.sink.alerts) == 1
+
+
+def an_alert(**overrides) -> Alert:
+    fields = {
+        "finding_id": "h1",
+        "finding_type": "UnauthorizedAccess:EC2/SSHBruteForce",
+        "severity": 8.0,
+        "severity_label": "High",
+        "previous_label": None,
+        "account_id": "012345678901",
+        "region": "eu-west-1",
+        "title": "SSH brute force attacks against i-0abc.",
+        "first_seen_at": "2026-10-01T10:00:00Z",
+        "last_seen_at": "2026-10-02T11:00:00Z",
+        "updated_at": "2026-10-02T11:05:00.000Z",
+        "ingest_batch_id": "20261002T110600000000Z-abcdef01",
+    }
+    return Alert(**{**fields, **overrides})
+
+
+def test_sns_publish_sends_a_validated_request_with_subject_and_attributes():
+    client, stubber = stubbed_client("sns")
+    alert = an_alert(severity=9.0, severity_label="Critical", previous_label="High")
+    stubber.add_response(
+        "publish",
+        {"MessageId": "m-1"},
+        {
+            "TopicArn": TOPIC_ARN,
+            "Subject": (
+                "GuardDuty High -> Critical (9): UnauthorizedAccess:EC2/SSHBruteForce in "
+                "012345678901/eu-west-1"
+            ),
+            "Message": json.dumps(alert.to_dict(), indent=2, sort_keys=True),
+            "MessageAttributes": {
+                "severity_label": {"DataType": "String", "StringValue": "Critical"},
+                "finding_type": {
+                    "DataType": "String",
+                    "StringValue": "UnauthorizedAccess:EC2/SSHBruteForce",
+                },
+                "account_id": {"DataType": "String", "StringValue": "012345678901"},
+                "kind": {"DataType": "String", "StringValue": "escalation"},
+            },
+        },
+    )
+
+    SnsAlertSink(client, TOPIC_ARN).send(alert)
+
+    stubber.assert_no_pending_responses()
+
+
+def test_sns_subjects_stay_under_100_printable_ascii_characters():
+    alert = an_alert(
+        finding_type="Execution:Runtime/" + "VeryLongThreatFamilyName" * 3 + "\u00e9\n"
+    )
+
+    subject = sns_publish_request(TOPIC_ARN, alert)["Subject"]
+
+    assert len(subject) < 100
+    assert subject.endswith("...")
+    assert subject.isascii() and subject.isprintable()
+
+
+def test_the_local_file_gets_one_json_line_per_alert_appended(tmp_path):
+    path = tmp_path / "alerts" / "alerts.jsonl"
+    sink = JsonLinesAlertSink(path)
+
+    sink.send(an_alert(finding_id="a"))
+    sink.send(an_alert(finding_id="b"))
+
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["finding_id"] for line in lines] == ["a", "b"]
+    assert lines[0]["severity_label"] == "High"
+
+
+class TestSensor:
+    @pytest.fixture
+    def settings(self, fresh_settings, monkeypatch):
+        from orchestration.lib.audit_settings import get_audit_settings
+
+        monkeypatch.delenv("GUARDDUTY_ALERT_SNS_TOPIC_ARN", raising=False)
+        monkeypatch.delenv("GUARDDUTY_ALERT_FILE", raising=False)
+        get_audit_settings.cache_clear()
+        yield fresh_settings / "data"
+        get_audit_settings.cache_clear()
+
+    def evaluate(self, cursor):
+        from orchestration.defs.audit.sensors import guardduty_alerts_sensor
+
+        context = dg.build_sensor_context(
+            cursor=cursor,
+            resources={"s3": S3Resource(), "sns": SnsResource(region_name="eu-west-1")},
+        )
+        return guardduty_alerts_sensor(context)
+
+    def test_the_sensor_writes_alerts_locally_advances_its_cursor_then_skips(self, settings):
+        recent = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        source = LocalStore(settings / "demo_corpus")
+        source.write("e.json", to_bytes(eventbridge_event(version("h1", 8, recent))))
+        run_ingest(source, LocalStore(settings / "lake"))
+        (batch,) = [
+            s.key.split("/")[-1].removesuffix(".parquet")
+            for s in LocalStore(settings / "lake").list("_ledger/")
+        ]
+
+        first = self.evaluate(cursor=None)
+        second = self.evaluate(cursor=first.cursor)
+
+        assert isinstance(first, dg.SensorResult)
+        assert first.cursor == batch
+        assert "1 alerts sent" in first.skip_reason.skip_message
+        lines = (settings / "alerts" / "alerts.jsonl").read_text().splitlines()
+        assert [json.loads(line)["finding_id"] for line in lines] == ["h1"]
+        assert isinstance(second, dg.SkipReason)
+        assert "No new lake batches" in second.skip_message
