@@ -5,13 +5,16 @@ from orchestration.lib.environment import get_settings
 
 QUICKSIGHT_PREFIX = ["quicksight"]
 OFFLINE_DASHBOARD = dg.AssetKey(["reports", "offline_dashboard"])
+# Pulls history from the GuardDuty API: run on demand or by its own job, not every pipeline run.
+API_BACKFILL = dg.AssetKey(["raw", "guardduty_api_backfill"])
 
 
 def pipeline_selection(is_production: bool) -> dg.AssetSelection:
     """From the lake to the final stage: QuickSight on AWS, the HTML dashboard locally."""
+    everything = dg.AssetSelection.all() - dg.AssetSelection.keys(API_BACKFILL)
     if is_production:
-        return dg.AssetSelection.all() - dg.AssetSelection.keys(OFFLINE_DASHBOARD)
-    return dg.AssetSelection.all() - dg.AssetSelection.key_prefixes(QUICKSIGHT_PREFIX)
+        return everything - dg.AssetSelection.keys(OFFLINE_DASHBOARD)
+    return everything - dg.AssetSelection.key_prefixes(QUICKSIGHT_PREFIX)
 
 
 guardduty_pipeline = dg.define_asset_job(
@@ -24,4 +27,13 @@ guardduty_ingest = dg.define_asset_job(
     "guardduty_ingest",
     selection=dg.AssetSelection.keys(LAKE_FINDINGS, LAKE_QUARANTINE),
     description="Ingest new raw findings into the Parquet lake only.",
+)
+
+guardduty_history_backfill = dg.define_asset_job(
+    "guardduty_history_backfill",
+    selection=dg.AssetSelection.keys(API_BACKFILL, LAKE_FINDINGS, LAKE_QUARANTINE),
+    description=(
+        "Pull findings of the retention window (and their archive state) from the GuardDuty API "
+        "into the raw source, then ingest them."
+    ),
 )
