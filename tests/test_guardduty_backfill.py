@@ -4,6 +4,7 @@ import io
 import json
 from datetime import UTC, date, datetime
 
+import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 from guardduty_api_stubs import (
@@ -286,3 +287,51 @@ def test_backfilled_pages_are_ingested_into_the_lake_with_their_archived_flag(tm
         active: False,
     }
     assert rows[active]["accountId"] == ACCOUNT_ID
+
+
+class TestAsset:
+    def test_the_asset_writes_into_the_raw_source_and_reports_what_it_did(
+        self, fresh_settings, monkeypatch
+    ):
+        from botocore.stub import ANY
+        from dagster_aws.s3 import S3Resource
+
+        from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL, guardduty_api_backfill
+        from orchestration.lib.audit_settings import get_audit_settings
+        from orchestration.lib.guardduty_api import GuardDutyResource
+
+        client, stubber = stubbed_client()
+        clients = {REGION: client}
+
+        class StubbedGuardDuty(GuardDutyResource):
+            def get_client(self, region_name=None):
+                return clients[region_name]
+
+        monkeypatch.setenv("GUARDDUTY_BACKFILL_REGIONS", REGION)
+        get_audit_settings.cache_clear()
+        expect_list_detectors(stubber, [DETECTOR_ID])
+        for ids in (["a" * 32], []):
+            stubber.add_response(
+                "list_findings",
+                {"FindingIds": ids},
+                {"DetectorId": DETECTOR_ID, "FindingCriteria": ANY, "MaxResults": 50},
+            )
+            if ids:
+                expect_get_findings(stubber, ids, [boto3_finding(ids[0], archived=True)])
+
+        result = dg.materialize(
+            [guardduty_api_backfill],
+            resources={"s3": S3Resource(), "guardduty": StubbedGuardDuty()},
+            run_config={"ops": {"raw__guardduty_api_backfill": {"config": {"days": 1}}}},
+        )
+        get_audit_settings.cache_clear()
+
+        stubber.assert_no_pending_responses()
+        (materialization,) = result.asset_materializations_for_node("raw__guardduty_api_backfill")
+        metadata = {key: value.value for key, value in materialization.metadata.items()}
+        assert materialization.asset_key == GUARDDUTY_API_BACKFILL
+        assert metadata["objects_written"] == 1
+        assert metadata["archived_findings_written"] == 1
+        assert metadata["detectors"] == [f"{REGION}/{DETECTOR_ID}"]
+        written = list(LocalStore(fresh_settings / "data" / "demo_corpus").list("guardduty-api/"))
+        assert len(written) == 1

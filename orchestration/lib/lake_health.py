@@ -86,17 +86,16 @@ def silent_sources(lake: ObjectStore, silence: timedelta) -> Outcome:
 
     Only sources that reported in the last 90 days of lake data (GuardDuty's retention) count.
     """
-    newest_day = max((day for day, _ in findings_files(lake)), default=None)
-    if newest_day is None:
-        return Outcome(True, {"status": "the lake holds no findings yet", "sources_checked": 0})
-    since = newest_day - SOURCE_LOOKBACK
+    files = findings_files(lake)
+    since = files[-1][0] - SOURCE_LOOKBACK if files else None
     table = read_columns(
         lake,
-        (key for _, key in findings_files(lake, since)),
+        (key for day, key in files if since is not None and day >= since),
         ["account_id", "region", "updated_at"],
     )
     newest = _newest_updated_at(table)
-    assert newest is not None  # noqa: S101 - a listed partition holds at least one row
+    if newest is None:
+        return Outcome(True, {"status": "the lake holds no findings yet", "sources_checked": 0})
     last_seen = table.group_by(["account_id", "region"]).aggregate([("updated_at", "max")])
     threshold = newest - silence
     silent = sorted(
@@ -129,14 +128,13 @@ def silent_sources(lake: ObjectStore, silence: timedelta) -> Outcome:
 def lake_staleness(lake: ObjectStore, now: datetime, max_age: timedelta) -> Outcome:
     """Fail when the newest finding version in the lake is older than ``max_age`` at ``now``."""
     files = findings_files(lake)
-    if not files:
+    newest_day = files[-1][0] if files else None
+    table = read_columns(lake, (key for day, key in files if day == newest_day), ["updated_at"])
+    newest = _newest_updated_at(table)
+    if newest_day is None or newest is None:
         return Outcome(
             False, {"status": "the lake holds no findings", "max_age_hours": _hours(max_age)}
         )
-    newest_day = files[-1][0]
-    table = read_columns(lake, (key for day, key in files if day == newest_day), ["updated_at"])
-    newest = _newest_updated_at(table)
-    assert newest is not None  # noqa: S101 - a listed partition holds at least one row
     age = _utc(now) - newest
     return Outcome(
         passed=age <= max_age,
