@@ -1012,3 +1012,19 @@ def write_dashboard(
     # The page goes last, so that when it appears its PNG companions are already complete.
     _write_atomically(html_path, lambda handle: handle.write(page))
     return DashboardFiles(html_path=html_path, png_paths=png_paths)
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering helpers shared with the monthly review report (review_report.py): one look, one
+# escaping rule for every offline page.
+
+escape_html = _escape
+format_number = _number
+format_timestamp = _timestamp
+html_table = _table
+figure_card = _figure
+kpi_card = _kpi
+plain_table_card = _plain_table
+svg_horizontal_bars = _svg_horizontal_bars
+svg_daily_trend = _svg_daily_trend
+PAGE_STYLE = _STYLE
