@@ -419,3 +419,32 @@ def test_monthly_schedule_asks_for_the_month_just_ended():
     assert config["month"] == "2024-03"
     assert request.run_key == "review-report-2024-03"
     assert monthly_review_report_schedule.job_name == audit_review_report.name
+
+
+def test_athena_reader_queries_the_marts_schema_through_the_work_group():
+    from orchestration.lib.review_report import AthenaMarts
+
+    executed, opened = [], {}
+
+    class Cursor:
+        def execute(self, sql):
+            executed.append(sql)
+
+        def fetchall(self):
+            return [(datetime(2024, 3, 2),)]
+
+        def close(self):
+            pass
+
+    def connect(**kwargs):
+        opened.update(kwargs)
+        return type("Connection", (), {"cursor": lambda self: Cursor()})()
+
+    reader = AthenaMarts("guardduty_marts", "guardduty", "eu-west-1", connect=connect)
+    assert reader.rows("select max(created_at) from {schema}.fct_findings")
+    assert executed == ["select max(created_at) from guardduty_marts.fct_findings"]
+    assert opened == {
+        "work_group": "guardduty",
+        "region_name": "eu-west-1",
+        "schema_name": "guardduty_marts",
+    }
