@@ -124,6 +124,7 @@ def _print_results(result: object, settings: Settings) -> None:
     else:
         print(f"DuckDB marts:   {settings.duckdb_path}")
         print(f"Dashboard:      {Path(settings.report_dir) / 'index.html'}")
+        print(f"Review report:  {Path(settings.report_dir) / 'review'}")
     print(f"Run status:     {'SUCCESS' if result.success else 'FAILURE'}")  # type: ignore[attr-defined]
 
 

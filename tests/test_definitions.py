@@ -86,6 +86,8 @@ def test_the_local_pipeline_leaves_out_quicksight_and_production_the_offline_das
     assert not {key("quicksight", "datasets"), key("quicksight", "spice_refresh")} & local
     assert key("quicksight", "spice_refresh") in production
     assert key("reports", "offline_dashboard") not in production
+    assert key("reports", "review_report") in local
+    assert key("reports", "review_report") not in production
     assert key("lake", "findings") in local and key("fct_findings") in production
 
 
