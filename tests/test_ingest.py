@@ -1,7 +1,11 @@
 """Ingest into the Parquet lake: accounting, incrementality, crash safety, local folders and S3."""
 
 import gzip
+import json
 import os
+import socket
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +17,7 @@ from moto import mock_aws
 from finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes, with_service
 from orchestration.lib import lake_layout as layout
 from orchestration.lib.ingest import IngestError, IngestOptions, run_ingest
+from orchestration.lib.lake_lock import LakeLocked
 from orchestration.lib.storage import LocalStore, S3Store
 from s3_servers import s3_client
 
@@ -254,3 +259,51 @@ def lake_metadata(result: dg.ExecuteInProcessResult) -> dict:
         if m.asset_key == dg.AssetKey(["lake", "findings"])
     ]
     return {key: value.value for key, value in materialization.metadata.items()}
+
+
+class TestOverlappingRuns:
+    def test_a_second_run_cannot_ingest_while_the_first_holds_the_lake(self, tmp_path):
+        mixed_source(tmp_path / "raw")
+        lake = LocalStore(tmp_path / "lake")
+        started, release = threading.Event(), threading.Event()
+        original_read = LocalStore.read
+        outcomes: dict[str, object] = {}
+
+        def slow_read(self, key):
+            started.set()
+            release.wait(timeout=30)
+            return original_read(self, key)
+
+        def first_run():
+            source = LocalStore(tmp_path / "raw")
+            source.read = slow_read.__get__(source)
+            outcomes["first"] = run_ingest(source, lake, IngestOptions(concurrency=1))
+
+        thread = threading.Thread(target=first_run)
+        thread.start()
+        assert started.wait(timeout=30)
+        with pytest.raises(LakeLocked, match="held the lake lock"):
+            run_ingest(LocalStore(tmp_path / "raw"), lake)
+        release.set()
+        thread.join(timeout=60)
+        assert outcomes["first"].objects_read == 8
+        assert run_ingest(LocalStore(tmp_path / "raw"), lake).objects_read == 0
+        assert len(lake_findings(tmp_path / "lake")) == 34
+
+    def test_a_lock_left_by_a_dead_process_is_broken(self, tmp_path):
+        mixed_source(tmp_path / "raw")
+        (tmp_path / "lake").mkdir()
+        (tmp_path / "lake" / "_ingest.lock").write_text(
+            json.dumps(
+                {
+                    "token": "gone",
+                    "host": socket.gethostname(),
+                    "pid": 2**22 + 12345,
+                    "acquired_at": datetime.now(UTC).isoformat(),
+                    "refreshed_at": datetime.now(UTC).isoformat(),
+                }
+            )
+        )
+        stats = run_ingest(LocalStore(tmp_path / "raw"), LocalStore(tmp_path / "lake"))
+        assert stats.objects_read == 8
+        assert not (tmp_path / "lake" / "_ingest.lock").exists()
