@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+# dbt, dagster and weed are found in the virtual environment without activating it.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: install run dev test lint format docs manifest check-athena bench bench-quick lambda-zip clean
 
@@ -26,6 +28,7 @@ run: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/python -m orchestration.cli prepare
 	mkdir -p $(DAGSTER_HOME)
+	test -f $(DAGSTER_HOME)/dagster.yaml || cp deploy/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
 test: lint

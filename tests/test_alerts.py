@@ -7,9 +7,9 @@ from itertools import count
 import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
-from guardduty_api_stubs import stubbed_client
 
 from finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
+from guardduty_api_stubs import stubbed_client
 from orchestration.lib import lake_layout as layout
 from orchestration.lib.alerts import (
     ALERT_STATE_KEY,
@@ -307,7 +307,7 @@ def test_the_local_file_gets_one_json_line_per_alert_appended(tmp_path):
 class TestSensor:
     @pytest.fixture
     def settings(self, fresh_settings, monkeypatch):
-        from orchestration.lib.audit_settings import get_audit_settings
+        from orchestration.lib.environment import get_audit_settings
 
         monkeypatch.delenv("GUARDDUTY_ALERT_SNS_TOPIC_ARN", raising=False)
         monkeypatch.delenv("GUARDDUTY_ALERT_FILE", raising=False)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_lake_builder import finding, network_connection, remote_ip, write_batch
 
+from dbt_lake_builder import finding, network_connection, remote_ip, write_batch
 from orchestration.lib.environment import DBT_PROJECT_DIR
 
 DBT = str(Path(sys.executable).parent / "dbt")

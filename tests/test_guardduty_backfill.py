@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
+
 from guardduty_api_stubs import (
     ACCOUNT_ID,
     DETECTOR_ID,
@@ -18,7 +19,6 @@ from guardduty_api_stubs import (
     expect_list_findings,
     stubbed_client,
 )
-
 from orchestration.lib.guardduty_api import (
     ApiCaller,
     GuardDutyAccessDenied,
@@ -297,7 +297,7 @@ class TestAsset:
         from dagster_aws.s3 import S3Resource
 
         from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL, guardduty_api_backfill
-        from orchestration.lib.audit_settings import get_audit_settings
+        from orchestration.lib.environment import get_audit_settings
         from orchestration.lib.guardduty_api import GuardDutyResource
 
         client, stubber = stubbed_client()

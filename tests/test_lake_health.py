@@ -6,9 +6,9 @@ from itertools import count
 import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
-from guardduty_api_stubs import DETECTOR_ID, stubbed_client, updated_criteria
 
 from finding_fixtures import a_finding, eventbridge_event, to_bytes
+from guardduty_api_stubs import DETECTOR_ID, stubbed_client, updated_criteria
 from orchestration.lib.guardduty_api import ApiCaller, GuardDutyResource
 from orchestration.lib.ingest import run_ingest
 from orchestration.lib.lake_health import (
@@ -208,7 +208,7 @@ class TestReconciliation:
 class TestAssetChecks:
     @pytest.fixture
     def lake_path(self, fresh_settings, monkeypatch):
-        from orchestration.lib.audit_settings import get_audit_settings
+        from orchestration.lib.environment import get_audit_settings
 
         for variable in ("GUARDDUTY_RECONCILE", "GUARDDUTY_SILENCE_HOURS", "DBT_TARGET"):
             monkeypatch.delenv(variable, raising=False)

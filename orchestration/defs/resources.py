@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from dagster_dbt import DbtCliResource
 
+from orchestration.lib.alerts import SnsResource
 from orchestration.lib.environment import DBT_PROJECT_DIR, export_for_dbt, get_settings
 from orchestration.lib.guardduty_api import GuardDutyResource
 from orchestration.lib.quicksight import QuickSightResource
@@ -22,6 +23,7 @@ def defs() -> dg.Definitions:
             "s3": S3Resource(region_name=settings.aws_region, max_attempts=5),
             "quicksight": QuickSightResource(region_name=settings.aws_region, max_attempts=5),
             "guardduty": GuardDutyResource(region_name=settings.aws_region, max_attempts=5),
+            "sns": SnsResource(region_name=settings.aws_region, max_attempts=5),
             "dbt": DbtCliResource(
                 project_dir=str(DBT_PROJECT_DIR),
                 profiles_dir=str(DBT_PROJECT_DIR),

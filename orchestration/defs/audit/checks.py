@@ -22,8 +22,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from orchestration.defs.ingest.assets import LAKE_FINDINGS
-from orchestration.lib.audit_settings import get_audit_settings
-from orchestration.lib.environment import get_settings
+from orchestration.lib.environment import get_audit_settings, get_settings
 from orchestration.lib.guardduty_api import GuardDutyResource
 from orchestration.lib.lake_health import (
     Outcome,

@@ -10,8 +10,7 @@ from orchestration.lib.alerts import (
     SnsResource,
     send_new_alerts,
 )
-from orchestration.lib.audit_settings import get_audit_settings
-from orchestration.lib.environment import get_settings
+from orchestration.lib.environment import get_audit_settings, get_settings
 from orchestration.lib.storage import open_store
 
 

@@ -1,6 +1,7 @@
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL
 from orchestration.lib.environment import get_settings
 from orchestration.lib.findings import ReadLimits
 from orchestration.lib.ingest import IngestOptions, IngestStats, run_ingest
@@ -27,7 +28,7 @@ raw_guardduty_findings = dg.AssetSpec(
     specs=[
         dg.AssetSpec(
             LAKE_FINDINGS,
-            deps=[RAW_FINDINGS],
+            deps=[RAW_FINDINGS, GUARDDUTY_API_BACKFILL],
             group_name="ingest",
             kinds={"parquet"},
             description=(
@@ -38,7 +39,7 @@ raw_guardduty_findings = dg.AssetSpec(
         ),
         dg.AssetSpec(
             LAKE_QUARANTINE,
-            deps=[RAW_FINDINGS],
+            deps=[RAW_FINDINGS, GUARDDUTY_API_BACKFILL],
             group_name="ingest",
             kinds={"parquet"},
             description=(
