@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -82,6 +83,13 @@ class SeaweedFS:
             f"-s3.port={self.ports['s3']}",
             "-master.volumeSizeLimitMB=64",
             "-volume.max=100",
+            # Listeners on fixed default ports would clash between two servers; no telemetry.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
+            # A single master need not wait out an election when it restarts.
+            "-master.resumeState=false",
+            "-master.electionTimeout=1s",
         ]
         log = (self.directory / "weed.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=log)
@@ -99,9 +107,9 @@ class SeaweedFS:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.terminate()
+            self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
