@@ -19,11 +19,11 @@ from guardduty_api_stubs import (
     expect_list_findings,
     stubbed_client,
 )
+from orchestration.lib.aws_clients import RetryPolicy
 from orchestration.lib.guardduty_api import (
     ApiCaller,
     GuardDutyAccessDenied,
     GuardDutyApiError,
-    RetryPolicy,
 )
 from orchestration.lib.guardduty_backfill import (
     BackfillWindow,

@@ -18,6 +18,7 @@ from botocore.stub import ANY, Stubber
 from orchestration.defs.publish import quicksight_assets
 from orchestration.defs.publish.quicksight_assets import quicksight_datasets, spice_refresh
 from orchestration.lib import quicksight
+from orchestration.lib.aws_clients import RetryPolicy
 from orchestration.lib.environment import DBT_PROJECT_DIR, load_settings
 from orchestration.lib.quicksight import (
     DATA_SOURCE_ACTIONS,
@@ -31,7 +32,6 @@ from orchestration.lib.quicksight import (
     RefreshOptions,
     RefreshQuotaExceeded,
     RefreshTimedOut,
-    RetryPolicy,
     build_dataset_specs,
     dataset_id_for,
     ensure_data_source_and_datasets,

@@ -31,11 +31,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
 import pyarrow.parquet as pq
-from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_client_retry_config
+from dagster_aws.utils import ResourceWithBoto3Configuration
 
 from orchestration.lib import lake_layout as layout
+from orchestration.lib.aws_clients import boto3_client
 from orchestration.lib.guardduty_api import severity_label
 from orchestration.lib.storage import ObjectStore
 
@@ -374,15 +374,4 @@ class SnsResource(ResourceWithBoto3Configuration):
 
     def get_client(self) -> Any:
         """Return a new boto3 SNS client configured from this resource."""
-        session = boto3.session.Session(profile_name=self.profile_name)
-        return session.client(
-            "sns",
-            region_name=self.region_name,
-            use_ssl=self.use_ssl,
-            verify=self.verify,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=self.aws_access_key_id,
-            aws_secret_access_key=self.aws_secret_access_key,
-            aws_session_token=self.aws_session_token,
-            config=construct_boto_client_retry_config(self.max_attempts),
-        )
+        return boto3_client(self, "sns")

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import boto3
 from botocore.exceptions import ClientError
-from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_client_retry_config
+from dagster_aws.utils import ResourceWithBoto3Configuration
+
+from orchestration.lib.aws_clients import RetryPolicy, backoff_delay, boto3_client, error_code
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ ACCESS_DENIED_CODES = frozenset(
 # The API's page and batch limits (ListFindings MaxResults <= 50, GetFindings <= 50 ids).
 MAX_PAGE_SIZE = 50
 SEVERITY_LABELS = ("Critical", "High", "Medium", "Low")
+DEFAULT_RETRY_POLICY = RetryPolicy(max_delay_seconds=20.0)
 
 
 class GuardDutyApiError(RuntimeError):
@@ -61,26 +63,11 @@ class GuardDutyAccessDenied(GuardDutyApiError):
     """The caller lacks a GuardDuty permission; retrying cannot help."""
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded, jittered exponential backoff.
-
-    Attributes:
-        max_attempts: calls in total, the first one included.
-        base_delay_seconds: cap of the first backoff; doubles per attempt.
-        max_delay_seconds: cap of any single backoff.
-    """
-
-    max_attempts: int = 6
-    base_delay_seconds: float = 1.0
-    max_delay_seconds: float = 20.0
-
-
 @dataclass
 class ApiCaller:
     """Runs GuardDuty calls with the retry policy; sleep and jitter are injectable for tests."""
 
-    policy: RetryPolicy = RetryPolicy()
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY
     sleep: Callable[[float], None] = time.sleep
     # Full jitter in [0, 1): spreads the retries of concurrent callers apart.
     jitter: Callable[[], float] = random.random
@@ -117,19 +104,11 @@ class ApiCaller:
                         "Regions at once.",
                         code,
                     ) from error
-                cap = min(
-                    self.policy.max_delay_seconds,
-                    self.policy.base_delay_seconds * 2 ** (attempt - 1),
-                )
-                delay = cap * self.jitter()
+                delay = backoff_delay(self.policy, attempt, self.jitter)
                 self.retries += 1
                 logger.info("%s: %s, retry %d in %.2fs", description, code, attempt, delay)
                 self.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")
-
-
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _message(error: ClientError) -> str:
@@ -258,15 +237,4 @@ class GuardDutyResource(ResourceWithBoto3Configuration):
 
     def get_client(self, region_name: str | None = None) -> Any:
         """Return a new boto3 GuardDuty client for ``region_name`` (default: the resource's)."""
-        session = boto3.session.Session(profile_name=self.profile_name)
-        return session.client(
-            "guardduty",
-            region_name=region_name or self.region_name,
-            use_ssl=self.use_ssl,
-            verify=self.verify,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=self.aws_access_key_id,
-            aws_secret_access_key=self.aws_secret_access_key,
-            aws_session_token=self.aws_session_token,
-            config=construct_boto_client_retry_config(self.max_attempts),
-        )
+        return boto3_client(self, "guardduty", region_name)

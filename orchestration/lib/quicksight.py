@@ -36,12 +36,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
-import boto3
 import yaml
 from botocore.exceptions import ClientError
-from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_client_retry_config
+from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field
 
+from orchestration.lib.aws_clients import RetryPolicy, backoff_delay, boto3_client, error_code
 from orchestration.lib.environment import DBT_PROJECT_DIR, Settings
 
 logger = logging.getLogger(__name__)
@@ -325,18 +325,7 @@ class QuickSightResource(ResourceWithBoto3Configuration):
 
     def get_client(self) -> Any:
         """Return a new boto3 QuickSight client configured from this resource."""
-        session = boto3.session.Session(profile_name=self.profile_name)
-        return session.client(
-            "quicksight",
-            region_name=self.region_name,
-            use_ssl=self.use_ssl,
-            verify=self.verify,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=self.aws_access_key_id,
-            aws_secret_access_key=self.aws_secret_access_key,
-            aws_session_token=self.aws_session_token,
-            config=construct_boto_client_retry_config(self.max_attempts),
-        )
+        return boto3_client(self, "quicksight")
 
     def refresh_options(self, settings: Settings) -> RefreshOptions:
         """Refresh options from this resource's polling fields and the project settings."""
@@ -548,25 +537,6 @@ def build_dataset_specs(settings: Settings, marts_dir: Path | None = None) -> li
 # Retries
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded, jittered exponential backoff for throttling and internal failures.
-
-    Attributes:
-        max_attempts: calls in total, the first one included.
-        base_delay_seconds: cap of the first backoff; doubles per attempt.
-        max_delay_seconds: cap of any single backoff.
-    """
-
-    max_attempts: int = 6
-    base_delay_seconds: float = 1.0
-    max_delay_seconds: float = 30.0
-
-
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def call_with_retries(
     call: Callable[[], T],
     *,
@@ -598,8 +568,7 @@ def call_with_retries(
                     "QUICKSIGHT_MAX_CONCURRENT_REFRESHES.",
                     code,
                 ) from error
-            cap = min(policy.max_delay_seconds, policy.base_delay_seconds * 2 ** (attempt - 1))
-            delay = cap * jitter()
+            delay = backoff_delay(policy, attempt, jitter)
             logger.info("%s: %s, retry %d in %.1fs", description, code, attempt, delay)
             sleep(delay)
     raise AssertionError("unreachable: the loop returns or raises")
