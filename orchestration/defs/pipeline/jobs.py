@@ -1,21 +1,21 @@
 import dagster as dg
 
 from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL
+from orchestration.defs.audit.report_assets import REVIEW_REPORT
 from orchestration.defs.ingest.assets import LAKE_FINDINGS, LAKE_QUARANTINE
+from orchestration.defs.publish.dashboard_assets import OFFLINE_DASHBOARD
 from orchestration.lib.environment import get_settings
 
 QUICKSIGHT_PREFIX = ["quicksight"]
-OFFLINE_DASHBOARD = dg.AssetKey(["reports", "offline_dashboard"])
-# In production the monthly AU-6 report has its own schedule; locally `make run` writes it too.
-REVIEW_REPORT = dg.AssetKey(["reports", "review_report"])
 
 
 def pipeline_selection(is_production: bool) -> dg.AssetSelection:
     """From the lake to the final stage: QuickSight on AWS, the HTML dashboard locally."""
     # The GuardDuty API backfill runs on demand or in its own job, not every pipeline run.
-    everything = dg.AssetSelection.all() - dg.AssetSelection.keys(GUARDDUTY_API_BACKFILL)
+    everything = dg.AssetSelection.all() - dg.AssetSelection.assets(GUARDDUTY_API_BACKFILL)
     if is_production:
-        return everything - dg.AssetSelection.keys(OFFLINE_DASHBOARD, REVIEW_REPORT)
+        # The monthly AU-6 report has its own schedule there; locally `make run` writes it too.
+        return everything - dg.AssetSelection.assets(OFFLINE_DASHBOARD, REVIEW_REPORT)
     return everything - dg.AssetSelection.key_prefixes(QUICKSIGHT_PREFIX)
 
 
@@ -27,13 +27,13 @@ guardduty_pipeline = dg.define_asset_job(
 
 guardduty_ingest = dg.define_asset_job(
     "guardduty_ingest",
-    selection=dg.AssetSelection.keys(LAKE_FINDINGS, LAKE_QUARANTINE),
+    selection=dg.AssetSelection.assets(LAKE_FINDINGS, LAKE_QUARANTINE),
     description="Ingest new raw findings into the Parquet lake only.",
 )
 
 guardduty_history_backfill = dg.define_asset_job(
     "guardduty_history_backfill",
-    selection=dg.AssetSelection.keys(GUARDDUTY_API_BACKFILL, LAKE_FINDINGS, LAKE_QUARANTINE),
+    selection=dg.AssetSelection.assets(GUARDDUTY_API_BACKFILL, LAKE_FINDINGS, LAKE_QUARANTINE),
     description=(
         "Pull findings of the retention window (and their archive state) from the GuardDuty API "
         "into the raw source, then ingest them."
