@@ -219,7 +219,7 @@ def _read_value(
         return
     if not isinstance(value, dict):
         result.quarantined.append(
-            Quarantined(line_number, f"JSON {type(value).__name__} is not a finding", None)
+            Quarantined(line_number, f"{_json_type(value)} is not a finding object", None)
         )
         return
     if "detail-type" in value or ("detail" in value and "source" in value):
