@@ -16,14 +16,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch, PathPatch
-from matplotlib.path import Path as MatplotlibPath
 
 from orchestration.lib.environment import validate_sql_identifier
 from orchestration.lib.world_map import WorldMap, load_world_map
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SEVERITY_LABELS = ("Critical", "High", "Medium", "Low")
 SEVERITY_COLOURS = {
@@ -851,10 +852,20 @@ def render_dashboard_html(data: DashboardData, world: WorldMap | None = None) ->
 # PNG charts and writing
 
 
+def _new_figure(**options) -> Figure:
+    # matplotlib takes about a second to import: load it when PNGs are drawn, not whenever the
+    # code location loads.
+    from matplotlib.figure import Figure
+
+    return Figure(**options)
+
+
 def _horizontal_bar_png(
     title: str, items: Sequence[tuple[str, int, str]], path: Path, label_chars: int = 40
 ) -> None:
-    figure = Figure(figsize=(8, max(2.2, 0.45 * len(items) + 1.2)), dpi=110, layout="constrained")
+    figure = _new_figure(
+        figsize=(8, max(2.2, 0.45 * len(items) + 1.2)), dpi=110, layout="constrained"
+    )
     axes = figure.add_subplot()
     labels = [_truncate(label, label_chars) for label, _, _ in items][::-1]
     values = [value for _, value, _ in items][::-1]
@@ -871,7 +882,7 @@ def _horizontal_bar_png(
 
 
 def _trend_png(daily: Sequence[DailyCount], path: Path) -> None:
-    figure = Figure(figsize=(10, 3.6), dpi=110, layout="constrained")
+    figure = _new_figure(figsize=(10, 3.6), dpi=110, layout="constrained")
     axes = figure.add_subplot()
     days = [day.finding_date for day in daily]
     bottoms = [0] * len(daily)
@@ -890,7 +901,10 @@ def _trend_png(daily: Sequence[DailyCount], path: Path) -> None:
 
 
 def _map_png(data: DashboardData, world: WorldMap, path: Path) -> None:
-    figure = Figure(figsize=(10, 10 * world.height / world.width + 0.6), dpi=110)
+    from matplotlib.patches import Patch, PathPatch
+    from matplotlib.path import Path as MatplotlibPath
+
+    figure = _new_figure(figsize=(10, 10 * world.height / world.width + 0.6), dpi=110)
     axes = figure.add_axes((0, 0, 1, 0.93))
     by_code = _country_counts_by_code(data)
     maximum = max((country.finding_count for country in by_code.values()), default=0)
