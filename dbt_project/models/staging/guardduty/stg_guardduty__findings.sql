@@ -9,11 +9,17 @@ lake_findings as (
 
     select * from {{ lake_source('findings') }}
     {% if is_incremental() %}
-    where ingested_at > (
-        select coalesce(max(ingested_at), cast('1970-01-01 00:00:00' as timestamp)) from {{ this }}
-    )
+    {%- set watermark -%}
+    (select coalesce(max(ingested_at), cast('1970-01-01 00:00:00' as timestamp)) from {{ this }})
+    {%- endset %}
+    where ingested_at > {{ watermark }}
     {%- if var('min_date') and var('max_date') %}
-        or cast(updated_date as varchar) between '{{ var("min_date") }}' and '{{ var("max_date") }}'
+    -- a union, not an OR: each branch alone lets the engine skip lake files (row-group statistics
+    -- of ingested_at, updated_date partitions); with an OR of the two DuckDB reads every file
+    union all
+    select * from {{ lake_source('findings') }}
+    where cast(updated_date as varchar) between '{{ var("min_date") }}' and '{{ var("max_date") }}'
+        and not ingested_at > {{ watermark }}
     {%- endif %}
     {% endif %}
 
@@ -49,6 +55,7 @@ deduplicated as (
 
 extracted as (
 
+{% set extracted_sql %}
     select
         -- ids
         finding_version_id,
@@ -176,6 +183,8 @@ extracted as (
         cast(updated_date as date) as updated_date
 
     from deduplicated
+{% endset %}
+{{ extract_json_once(extracted_sql, 'finding_json', 'deduplicated') }}
 
 )
 
