@@ -1,0 +1,1 @@
+"""Benchmarks of the GuardDuty lake pipeline on this machine (`make bench`, `make bench-quick`)."""
