@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_client_retry_config
 
 
 def boto3_client(
-    resource: ResourceWithBoto3Configuration, service_name: str, region_name: str | None = None
+    resource: ResourceWithBoto3Configuration,
+    service_name: str,
+    region_name: str | None = None,
+    max_pool_connections: int | None = None,
 ) -> Any:
     """Return a new boto3 client (standard retry mode) configured from ``resource``.
 
@@ -27,10 +31,15 @@ def boto3_client(
             fields of ``ResourceWithBoto3Configuration``.
         service_name: the boto3 service, e.g. ``"sns"``.
         region_name: overrides the resource's Region when given.
+        max_pool_connections: HTTP connections kept open; size it to the threads sharing the
+            client (botocore's default of 10 makes more threads open and drop connections).
 
     Returns:
         The boto3 client.
     """
+    config = construct_boto_client_retry_config(resource.max_attempts)
+    if max_pool_connections:
+        config = config.merge(Config(max_pool_connections=max_pool_connections))
     session = boto3.session.Session(profile_name=resource.profile_name)
     return session.client(
         service_name,
@@ -41,7 +50,7 @@ def boto3_client(
         aws_access_key_id=resource.aws_access_key_id,
         aws_secret_access_key=resource.aws_secret_access_key,
         aws_session_token=resource.aws_session_token,
-        config=construct_boto_client_retry_config(resource.max_attempts),
+        config=config,
     )
 
 

@@ -2,6 +2,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL
+from orchestration.lib.aws_clients import boto3_client
 from orchestration.lib.environment import get_settings
 from orchestration.lib.findings import ReadLimits
 from orchestration.lib.ingest import IngestOptions, IngestStats, run_ingest
@@ -53,8 +54,13 @@ raw_guardduty_findings = dg.AssetSpec(
 def guardduty_lake(context: dg.AssetExecutionContext, s3: S3Resource):
     """Ingest new raw objects into the Parquet lake (incremental: each object is read once)."""
     settings = get_settings()
-    source = open_store(settings.source_uri, s3.get_client)
-    lake = open_store(settings.lake_uri, s3.get_client)
+
+    def s3_client():
+        # The S3Resource's settings, with a connection per concurrent reader.
+        return boto3_client(s3, "s3", max_pool_connections=settings.ingest_concurrency)
+
+    source = open_store(settings.source_uri, s3_client)
+    lake = open_store(settings.lake_uri, s3_client)
     options = IngestOptions(
         concurrency=settings.ingest_concurrency,
         limits=ReadLimits(max_object_bytes=settings.max_object_bytes),
