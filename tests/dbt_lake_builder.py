@@ -153,3 +153,14 @@ def write_quarantine(lake: Path, batch_id: str, quarantined_at: str, rows: list[
     ]
     table = pa.Table.from_pylist(full, schema=lake_layout.QUARANTINE_SCHEMA)
     pq.write_table(table, folder / f"{batch_id}.parquet")
+
+
+def severity_label(severity: float) -> str:
+    """The data contract's bands, written out here independently of the models under test."""
+    if severity >= 9:
+        return "Critical"
+    if severity >= 7:
+        return "High"
+    if severity >= 4:
+        return "Medium"
+    return "Low"

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dbt_lake_builder import finding, network_connection, remote_ip, write_batch
+from dbt_lake_builder import finding, network_connection, remote_ip, severity_label, write_batch
 from orchestration.lib.environment import DBT_PROJECT_DIR
 
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -106,18 +106,6 @@ def _is_sample(row: dict) -> bool:
     return _service(row).get("additionalInfo", {}).get("sample") is True
 
 
-def _label(severity: float) -> str:
-    return (
-        "Critical"
-        if severity >= 9
-        else "High"
-        if severity >= 7
-        else "Medium"
-        if severity >= 4
-        else "Low"
-    )
-
-
 def _hours(delta: timedelta) -> float:
     return delta.total_seconds() / 3600
 
@@ -135,7 +123,7 @@ def expected_archive_times(rows: list[dict], as_of: datetime) -> dict[str, dict]
         archive_times = [v["updated_at"] for v in finding_versions if _service(v)["archived"]]
         first_archived_at = min(archive_times, default=None)
         is_archived = bool(_service(current)["archived"])
-        label = _label(current["severity"])
+        label = severity_label(current["severity"])
         target = TARGET_DAYS[label] * 24.0
         age = _hours(as_of - current["created_at"])
         to_archive = (

@@ -19,6 +19,7 @@ from dbt_lake_builder import (
     network_connection,
     port_probe,
     remote_ip,
+    severity_label,
     write_batch,
     write_quarantine,
 )
@@ -142,18 +143,6 @@ def expected_current(rows: list[dict]) -> dict[str, dict]:
     return {key: row for key, row in current.items() if not _is_sample(row)}
 
 
-def _label(severity: float) -> str:
-    return (
-        "Critical"
-        if severity >= 9
-        else "High"
-        if severity >= 7
-        else "Medium"
-        if severity >= 4
-        else "Low"
-    )
-
-
 @pytest.fixture(scope="session")
 def dbt_env(tmp_path_factory):
     """A lake and a warehouse in tmp folders, the manifest parsed, the dbt assets imported."""
@@ -210,7 +199,7 @@ def _check_marts(db: Path, rows: list[dict]) -> None:
         )
     }
     assert facts == {
-        key: (_label(row["severity"]), row["event_count"], row["updated_at"])
+        key: (severity_label(row["severity"]), row["event_count"], row["updated_at"])
         for key, row in current.items()
     }
     versions = {(r["finding_id"], r["updated_at"], r["event_count"]) for r in rows}
@@ -218,7 +207,7 @@ def _check_marts(db: Path, rows: list[dict]) -> None:
 
     by_severity: dict[str, list[int]] = {}
     for row in current.values():
-        counts = by_severity.setdefault(_label(row["severity"]), [0, 0])
+        counts = by_severity.setdefault(severity_label(row["severity"]), [0, 0])
         counts[0] += 1
         counts[1] += row["event_count"] or 0
     assert {
