@@ -58,7 +58,7 @@ bench-quick: $(STAMP)
 lambda-zip: $(STAMP)
 	mkdir -p build
 	rm -f build/capture_lambda.zip
-	$(BIN)/python -m zipfile -c build/capture_lambda.zip orchestration/lib/capture_lambda.py
+	$(BIN)/python -m zipfile -c build/capture_lambda.zip capture_lambda/lambda_function.py
 
 clean:
 	rm -rf data build dbt_project/target dbt_project/logs

@@ -238,7 +238,7 @@ def _duckdb_scan(corpus: Path) -> tuple[float, list]:
 
 
 def run(work: Path, versions: int, today: date) -> Section:
-    from orchestration.lib.demo_corpus import generate_demo_corpus
+    from tools.demo_corpus import generate_demo_corpus
 
     section = Section("end_to_end")
     details = section.details

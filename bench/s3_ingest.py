@@ -136,8 +136,8 @@ def _sequential_get(endpoint: str, keys: list[str]) -> float:
 
 
 def _ingest(client, lake_dir: Path, concurrency: int) -> tuple[float, dict]:
-    from orchestration.lib.ingest import IngestOptions, run_ingest
-    from orchestration.lib.storage import LocalStore, S3Store
+    from orchestration.lib.ingest.runner import IngestOptions, run_ingest
+    from orchestration.lib.lake.store import LocalStore, S3Store
 
     shutil.rmtree(lake_dir, ignore_errors=True)
     source = S3Store(f"s3://{BUCKET}/{PREFIX}", client)
@@ -160,8 +160,8 @@ def _ingest(client, lake_dir: Path, concurrency: int) -> tuple[float, dict]:
 
 
 def run(work: Path, objects: int, end_date: date) -> Section:
-    from orchestration.lib.demo_corpus import generate_demo_corpus
-    from orchestration.lib.storage import S3Store
+    from orchestration.lib.lake.store import S3Store
+    from tools.demo_corpus import generate_demo_corpus
 
     section = Section("s3_ingest")
     s3_servers = _seaweedfs_helpers()

@@ -43,7 +43,7 @@ def prepare(settings: Settings) -> None:
 
 def ensure_demo_corpus(settings: Settings) -> None:
     """Generate the demo corpus once; later runs reuse it, so they ingest nothing new."""
-    from orchestration.lib.demo_corpus import generate_demo_corpus
+    from tools.demo_corpus import generate_demo_corpus
 
     marker = Path(settings.data_dir) / "demo_corpus.json"
     if marker.exists():
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     elif command == "docs":
         docs(settings)
     elif command == "check-athena":
-        from orchestration.lib.athena_check import main as check_athena
+        from tools.athena_check import main as check_athena
 
         return check_athena()
     return 0

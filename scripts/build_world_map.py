@@ -8,7 +8,7 @@ code, that ships inside the Python package so the dashboard never needs the netw
 Usage::
 
     .venv/bin/python scripts/build_world_map.py package/countries-110m.json \
-        orchestration/lib/assets/world_countries_110m.json
+        orchestration/lib/publish/world_countries_110m.json
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pycountry
 
-from orchestration.lib.world_map import equal_earth
+from orchestration.lib.publish.world_map import equal_earth
 
 SOURCE_NOTICE = (
     "Country polygons: Natural Earth 1:110m Admin 0 countries v4.1.0 (public domain, "

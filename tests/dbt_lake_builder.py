@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.lib import lake_layout
+from orchestration.lib.lake import layout as lake_layout
 
 
 def _ts(text: str) -> datetime:

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.stub import Stubber
 
-from orchestration.lib.guardduty_api import epoch_milliseconds
+from orchestration.lib.aws.guardduty import epoch_milliseconds
 
 ACCOUNT_ID = "012345678901"
 REGION = "eu-west-1"

@@ -10,8 +10,7 @@ from dagster_aws.s3 import S3Resource
 
 from finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
 from guardduty_api_stubs import stubbed_client
-from orchestration.lib import lake_layout as layout
-from orchestration.lib.alerts import (
+from orchestration.lib.audit.alerts import (
     ALERT_STATE_KEY,
     Alert,
     JsonLinesAlertSink,
@@ -21,8 +20,9 @@ from orchestration.lib.alerts import (
     send_new_alerts,
     sns_publish_request,
 )
-from orchestration.lib.ingest import run_ingest
-from orchestration.lib.storage import LocalStore
+from orchestration.lib.ingest.runner import run_ingest
+from orchestration.lib.lake import layout as layout
+from orchestration.lib.lake.store import LocalStore
 
 NOW = datetime(2026, 10, 3, tzinfo=UTC)
 MAX_AGE = timedelta(days=7)

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from orchestration.lib import capture_lambda
+from capture_lambda import lambda_function as capture_lambda
 
 BUCKET = "raw-findings-test"
 

@@ -299,8 +299,8 @@ def test_first_seen_countries_and_asns_name_the_first_finding(warehouse):
 
 
 def test_review_report_renders_from_the_built_marts(warehouse):
-    from orchestration.lib.review_report import build_report, open_duckdb_marts
-    from orchestration.lib.storage import LocalStore
+    from orchestration.lib.audit.review_report import build_report, open_duckdb_marts
+    from orchestration.lib.lake.store import LocalStore
 
     work = warehouse["work"]
     data, keys = build_report(

@@ -25,7 +25,8 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from orchestration.defs.publish.dashboard_assets import OFFLINE_DASHBOARD, offline_dashboard
-from orchestration.lib.dashboard import (
+from orchestration.lib.environment import ConfigurationError, get_settings
+from orchestration.lib.publish.offline_dashboard import (
     CHOROPLETH_COLOURS,
     SEVERITY_LABELS,
     DashboardData,
@@ -36,8 +37,7 @@ from orchestration.lib.dashboard import (
     render_dashboard_html,
     write_dashboard,
 )
-from orchestration.lib.environment import ConfigurationError, get_settings
-from orchestration.lib.world_map import load_world_map
+from orchestration.lib.publish.world_map import load_world_map
 
 CHROMIUM = "/usr/bin/chromium"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -10,7 +10,7 @@ from dagster_aws.s3 import S3Resource
 from moto import mock_aws
 
 from finding_fixtures import a_finding, to_bytes
-from orchestration.lib.schedule_policy import REFRESHES_PER_DAY, pipeline_cron
+from orchestration.lib.publish.schedule_policy import REFRESHES_PER_DAY, pipeline_cron
 
 CONTRACT_MARTS = [
     "fct_findings",

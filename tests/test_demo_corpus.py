@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib.demo_corpus import (
+from orchestration.lib.environment import PROJECT_ROOT
+from tools.demo_corpus import (
     ALL_LAYOUTS,
     COUNTRY_CODES_BY_NAME,
     LAYOUT_EVENTBRIDGE,
@@ -31,7 +32,6 @@ from orchestration.lib.demo_corpus import (
     generate_demo_corpus,
     to_pascal_case,
 )
-from orchestration.lib.environment import PROJECT_ROOT
 
 END_DATE = date(2025, 6, 30)
 FINDINGS = 1500
@@ -197,7 +197,7 @@ def test_same_seed_and_end_date_write_byte_identical_files_even_across_processes
     generate_demo_corpus(first, findings=400, seed=3, end_date=END_DATE)
     environment = {**os.environ, "PYTHONHASHSEED": "12345"}
     command = [
-        sys.executable, "-m", "orchestration.lib.demo_corpus", "--out", str(second),
+        sys.executable, "-m", "tools.demo_corpus", "--out", str(second),
         "--findings", "400", "--seed", "3", "--end-date", END_DATE.isoformat(),
     ]  # fmt: skip
     completed = subprocess.run(

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes, with_service
-from orchestration.lib.findings import ReadLimits, Rejection, parse_object, parse_severity
+from orchestration.lib.ingest.parsing import ReadLimits, Rejection, parse_object, parse_severity
 
 
 def only_finding(result):

@@ -19,20 +19,20 @@ from guardduty_api_stubs import (
     expect_list_findings,
     stubbed_client,
 )
-from orchestration.lib.aws_clients import RetryPolicy
-from orchestration.lib.guardduty_api import (
+from orchestration.lib.aws.clients import RetryPolicy
+from orchestration.lib.aws.guardduty import (
     ApiCaller,
     GuardDutyAccessDenied,
     GuardDutyApiError,
 )
-from orchestration.lib.guardduty_backfill import (
+from orchestration.lib.ingest.api_backfill import (
     BackfillWindow,
     page_bytes,
     page_key,
     run_backfill,
 )
-from orchestration.lib.ingest import run_ingest
-from orchestration.lib.storage import LocalStore
+from orchestration.lib.ingest.runner import run_ingest
+from orchestration.lib.lake.store import LocalStore
 
 NOW = datetime(2026, 10, 2, 12, 0, tzinfo=UTC)
 DAY_1 = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
@@ -297,8 +297,8 @@ class TestAsset:
         from dagster_aws.s3 import S3Resource
 
         from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL, guardduty_api_backfill
+        from orchestration.lib.aws.guardduty import GuardDutyResource
         from orchestration.lib.environment import get_audit_settings
-        from orchestration.lib.guardduty_api import GuardDutyResource
 
         client, stubber = stubbed_client()
         clients = {REGION: client}

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes, with_service
-from orchestration.lib.findings import ReadLimits, parse_object
-from orchestration.lib.ingest import run_ingest
-from orchestration.lib.storage import LocalStore
+from orchestration.lib.ingest.parsing import ReadLimits, parse_object
+from orchestration.lib.ingest.runner import run_ingest
+from orchestration.lib.lake.store import LocalStore
 
 GOOD_IDS = {"good-before", "good-after"}
 
@@ -202,7 +202,7 @@ def test_an_object_beyond_the_object_limit_is_quarantined_unread(tmp_path):
     root = tmp_path / "raw"
     root.mkdir()
     (root / "big.json").write_bytes(b" " * 2048 + finding_bytes())
-    from orchestration.lib.ingest import IngestOptions
+    from orchestration.lib.ingest.runner import IngestOptions
 
     stats = run_ingest(
         LocalStore(root),

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from orchestration.lib import lake_layout
+from orchestration.lib.lake import layout as lake_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((ROOT / "infra").glob("*.yaml"))
@@ -286,7 +286,7 @@ def test_capture_lambda_is_wired_to_findings_with_dead_letters(lake):
     resources = lake["Resources"]
     function = resources["CaptureFunction"]["Properties"]
     module, _, attribute = function["Handler"].partition(".")
-    source = (ROOT / "orchestration" / "lib" / f"{module}.py").read_text()
+    source = (ROOT / "capture_lambda" / f"{module}.py").read_text()
     assert f"def {attribute}(event, context)" in source.replace(": Any", "")
     assert "import dagster" not in source and "from orchestration" not in source
     assert set(function["Code"]) == {"S3Bucket", "S3Key"}

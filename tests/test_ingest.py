@@ -15,10 +15,10 @@ from dagster_aws.s3 import S3Resource
 from moto import mock_aws
 
 from finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes, with_service
-from orchestration.lib import lake_layout as layout
-from orchestration.lib.ingest import IngestError, IngestOptions, run_ingest
-from orchestration.lib.lake_lock import LakeLocked
-from orchestration.lib.storage import LocalStore, S3Store
+from orchestration.lib.ingest.runner import IngestError, IngestOptions, run_ingest
+from orchestration.lib.lake import layout as layout
+from orchestration.lib.lake.lock import LakeLocked
+from orchestration.lib.lake.store import LocalStore, S3Store
 from s3_servers import s3_client
 
 

@@ -9,14 +9,14 @@ from dagster_aws.s3 import S3Resource
 
 from finding_fixtures import a_finding, eventbridge_event, to_bytes
 from guardduty_api_stubs import DETECTOR_ID, stubbed_client, updated_criteria
-from orchestration.lib.guardduty_api import ApiCaller, GuardDutyResource
-from orchestration.lib.ingest import run_ingest
-from orchestration.lib.lake_health import (
+from orchestration.lib.audit.lake_health import (
     lake_staleness,
     reconcile_with_guardduty,
     silent_sources,
 )
-from orchestration.lib.storage import LocalStore
+from orchestration.lib.aws.guardduty import ApiCaller, GuardDutyResource
+from orchestration.lib.ingest.runner import run_ingest
+from orchestration.lib.lake.store import LocalStore
 
 ACCOUNT_A, ACCOUNT_B = "111111111111", "222222222222"
 _objects = count()

@@ -17,10 +17,10 @@ from botocore.stub import ANY, Stubber
 
 from orchestration.defs.publish import quicksight_assets
 from orchestration.defs.publish.quicksight_assets import quicksight_datasets, spice_refresh
-from orchestration.lib import quicksight
-from orchestration.lib.aws_clients import RetryPolicy
+from orchestration.lib.aws.clients import RetryPolicy
 from orchestration.lib.environment import DBT_PROJECT_DIR, load_settings
-from orchestration.lib.quicksight import (
+from orchestration.lib.publish import quicksight
+from orchestration.lib.publish.quicksight import (
     DATA_SOURCE_ACTIONS,
     DATASET_ACTIONS,
     PUBLISHED_MARTS,

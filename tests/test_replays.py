@@ -14,8 +14,8 @@ from dagster_dbt import DbtCliResource
 
 from finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes
 from orchestration.lib.environment import DBT_PROJECT_DIR, get_settings
-from orchestration.lib.ingest import run_ingest
-from orchestration.lib.storage import LocalStore
+from orchestration.lib.ingest.runner import run_ingest
+from orchestration.lib.lake.store import LocalStore
 
 DBT = str(Path(sys.executable).parent / "dbt")
 MARTS = [

@@ -25,10 +25,7 @@ from orchestration.defs.audit.report_schedules import (
     audit_review_report,
     monthly_review_report_schedule,
 )
-from orchestration.lib import lake_layout
-from orchestration.lib.dashboard import MissingMartsError
-from orchestration.lib.environment import get_settings
-from orchestration.lib.review_report import (
+from orchestration.lib.audit.review_report import (
     DbtTestEvidence,
     LedgerCounts,
     Month,
@@ -43,7 +40,10 @@ from orchestration.lib.review_report import (
     to_csv,
     write_report,
 )
-from orchestration.lib.storage import LocalStore
+from orchestration.lib.environment import get_settings
+from orchestration.lib.lake import layout as lake_layout
+from orchestration.lib.lake.store import LocalStore
+from orchestration.lib.publish.offline_dashboard import MissingMartsError
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -422,7 +422,7 @@ def test_monthly_schedule_asks_for_the_month_just_ended():
 
 
 def test_athena_reader_queries_the_marts_schema_through_the_work_group():
-    from orchestration.lib.review_report import AthenaMarts
+    from orchestration.lib.audit.review_report import AthenaMarts
 
     executed, opened = [], {}
 

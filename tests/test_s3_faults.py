@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
-from orchestration.lib.ingest import IngestError, IngestOptions, run_ingest
-from orchestration.lib.storage import S3Store
+from orchestration.lib.ingest.runner import IngestError, IngestOptions, run_ingest
+from orchestration.lib.lake.store import S3Store
 from s3_servers import running_seaweedfs, s3_client
 
 pytestmark = pytest.mark.seaweedfs

@@ -2,7 +2,7 @@ from datetime import datetime
 
 import dagster as dg
 
-from orchestration.lib.dbt_translator import dbt_group_name
+from orchestration.lib.transform.translator import dbt_group_name
 
 
 def _assets_module():
@@ -60,6 +60,6 @@ def test_asset_keys_groups_and_lake_dependencies():
 
 
 def test_every_model_compiles_and_parses_for_athena():
-    from orchestration.lib.athena_check import main
+    from tools.athena_check import main
 
     assert main() == 0

@@ -6,10 +6,10 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from dagster_dbt import DbtCliResource
 
-from orchestration.lib.alerts import SnsResource
+from orchestration.lib.audit.alerts import SnsResource
+from orchestration.lib.aws.guardduty import GuardDutyResource
 from orchestration.lib.environment import DBT_PROJECT_DIR, export_for_dbt, get_settings
-from orchestration.lib.guardduty_api import GuardDutyResource
-from orchestration.lib.quicksight import QuickSightResource
+from orchestration.lib.publish.quicksight import QuickSightResource
 
 
 @dg.definitions

@@ -4,15 +4,15 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
+from orchestration.lib.aws.guardduty import GuardDutyResource
 from orchestration.lib.environment import get_audit_settings, get_settings
-from orchestration.lib.guardduty_api import GuardDutyResource
-from orchestration.lib.guardduty_backfill import (
+from orchestration.lib.ingest.api_backfill import (
     GUARDDUTY_RETENTION_DAYS,
     BackfillStats,
     BackfillWindow,
     run_backfill,
 )
-from orchestration.lib.storage import open_store
+from orchestration.lib.lake.store import open_store
 
 GUARDDUTY_API_BACKFILL = dg.AssetKey(["raw", "guardduty_api_backfill"])
 

@@ -22,15 +22,15 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from orchestration.defs.ingest.assets import LAKE_FINDINGS
-from orchestration.lib.environment import get_audit_settings, get_settings
-from orchestration.lib.guardduty_api import GuardDutyResource
-from orchestration.lib.lake_health import (
+from orchestration.lib.audit.lake_health import (
     Outcome,
     lake_staleness,
     reconcile_with_guardduty,
     silent_sources,
 )
-from orchestration.lib.storage import open_store
+from orchestration.lib.aws.guardduty import GuardDutyResource
+from orchestration.lib.environment import get_audit_settings, get_settings
+from orchestration.lib.lake.store import open_store
 
 
 def _result(outcome: Outcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:

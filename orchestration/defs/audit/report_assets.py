@@ -7,9 +7,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
-from orchestration.lib.dashboard import MissingMartsError
-from orchestration.lib.environment import DBT_PROJECT_DIR, ConfigurationError, get_settings
-from orchestration.lib.review_report import (
+from orchestration.lib.audit.review_report import (
     DEFAULT_COVERAGE_GAP_DAYS,
     MART_TABLES,
     REPORT_PREFIX,
@@ -18,7 +16,9 @@ from orchestration.lib.review_report import (
     build_report,
     open_duckdb_marts,
 )
-from orchestration.lib.storage import open_store
+from orchestration.lib.environment import DBT_PROJECT_DIR, ConfigurationError, get_settings
+from orchestration.lib.lake.store import open_store
+from orchestration.lib.publish.offline_dashboard import MissingMartsError
 
 REVIEW_REPORT = dg.AssetKey(["reports", "review_report"])
 REVIEW_REPORT_MART_KEYS = [dg.AssetKey([mart]) for mart in MART_TABLES]

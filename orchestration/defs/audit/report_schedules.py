@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from orchestration.defs.audit.report_assets import REVIEW_REPORT, ReviewReportConfig
-from orchestration.lib.review_report import Month
+from orchestration.lib.audit.review_report import Month
 
 REVIEW_REPORT_OP = "reports__review_report"
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from orchestration.lib.alerts import (
+from orchestration.lib.audit.alerts import (
     AlertSink,
     JsonLinesAlertSink,
     SnsAlertSink,
@@ -11,7 +11,7 @@ from orchestration.lib.alerts import (
     send_new_alerts,
 )
 from orchestration.lib.environment import get_audit_settings, get_settings
-from orchestration.lib.storage import open_store
+from orchestration.lib.lake.store import open_store
 
 
 @dg.sensor(

@@ -2,11 +2,11 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL
-from orchestration.lib.aws_clients import boto3_client
+from orchestration.lib.aws.clients import boto3_client
 from orchestration.lib.environment import get_settings
-from orchestration.lib.findings import ReadLimits
-from orchestration.lib.ingest import IngestOptions, IngestStats, run_ingest
-from orchestration.lib.storage import open_store
+from orchestration.lib.ingest.parsing import ReadLimits
+from orchestration.lib.ingest.runner import IngestOptions, IngestStats, run_ingest
+from orchestration.lib.lake.store import open_store
 
 RAW_FINDINGS = dg.AssetKey(["raw", "guardduty_findings"])
 LAKE_FINDINGS = dg.AssetKey(["lake", "findings"])

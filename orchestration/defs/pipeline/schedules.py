@@ -5,7 +5,7 @@ import dagster as dg
 
 from orchestration.defs.pipeline.jobs import guardduty_pipeline
 from orchestration.lib.environment import get_settings
-from orchestration.lib.schedule_policy import pipeline_cron
+from orchestration.lib.publish.schedule_policy import pipeline_cron
 
 
 @dg.schedule(

@@ -6,7 +6,7 @@ from dagster_aws.s3.sensor import get_objects
 
 from orchestration.defs.pipeline.jobs import guardduty_ingest
 from orchestration.lib.environment import get_settings, is_s3_uri
-from orchestration.lib.storage import LocalStore
+from orchestration.lib.lake.store import LocalStore
 
 
 @dg.sensor(

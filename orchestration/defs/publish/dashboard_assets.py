@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from orchestration.lib.dashboard import (
+from orchestration.lib.environment import ConfigurationError, get_settings
+from orchestration.lib.publish.offline_dashboard import (
     MART_TABLES,
     MissingMartsError,
     load_dashboard_data,
     write_dashboard,
 )
-from orchestration.lib.environment import ConfigurationError, get_settings
 
 OFFLINE_DASHBOARD = dg.AssetKey(["reports", "offline_dashboard"])
 DASHBOARD_MART_KEYS = [dg.AssetKey([mart]) for mart in MART_TABLES]

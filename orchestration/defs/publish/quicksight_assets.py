@@ -4,7 +4,7 @@ import dagster as dg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from orchestration.lib.environment import Settings, get_settings
-from orchestration.lib.quicksight import (
+from orchestration.lib.publish.quicksight import (
     PUBLISHED_MARTS,
     QuickSightError,
     QuickSightResource,

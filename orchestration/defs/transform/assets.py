@@ -10,8 +10,8 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.transform.partitions import DAILY_PARTITIONS
 from orchestration.defs.transform.project import dbt_project
-from orchestration.lib.dbt_translator import GuardDutyDbtTranslator
 from orchestration.lib.environment import get_dbt_target
+from orchestration.lib.transform.translator import GuardDutyDbtTranslator
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
 WAREHOUSE_POOL = "guardduty_warehouse"

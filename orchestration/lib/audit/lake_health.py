@@ -28,14 +28,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from orchestration.lib import lake_layout as layout
-from orchestration.lib.guardduty_api import (
+from orchestration.lib.aws.guardduty import (
     SEVERITY_LABELS,
     ApiCaller,
     finding_counts_by_severity_label,
     list_detector_ids,
 )
-from orchestration.lib.storage import ObjectStore
+from orchestration.lib.lake import layout as layout
+from orchestration.lib.lake.store import ObjectStore
 
 # A source silent for longer than GuardDuty keeps findings is gone, not silent.
 SOURCE_LOOKBACK = timedelta(days=90)

@@ -41,7 +41,7 @@ from botocore.exceptions import ClientError
 from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field
 
-from orchestration.lib.aws_clients import RetryPolicy, backoff_delay, boto3_client, error_code
+from orchestration.lib.aws.clients import RetryPolicy, backoff_delay, boto3_client, error_code
 from orchestration.lib.environment import DBT_PROJECT_DIR, Settings
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orchestration.lib.storage import ObjectStore
+from orchestration.lib.lake.store import ObjectStore
 
 LOCK_KEY = "_ingest.lock"
 _EPOCH = "1970-01-01T00:00:00+00:00"

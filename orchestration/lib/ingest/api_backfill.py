@@ -34,7 +34,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-from orchestration.lib.guardduty_api import (
+from orchestration.lib.aws.guardduty import (
     MAX_PAGE_SIZE,
     ApiCaller,
     GuardDutyApiError,
@@ -42,7 +42,7 @@ from orchestration.lib.guardduty_api import (
     list_finding_ids,
     updated_between,
 )
-from orchestration.lib.storage import ObjectStore
+from orchestration.lib.lake.store import ObjectStore
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from orchestration.lib.environment import validate_sql_identifier
-from orchestration.lib.world_map import WorldMap, load_world_map
+from orchestration.lib.publish.world_map import WorldMap, load_world_map
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

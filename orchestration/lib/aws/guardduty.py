@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError
 from dagster_aws.utils import ResourceWithBoto3Configuration
 
-from orchestration.lib.aws_clients import RetryPolicy, backoff_delay, boto3_client, error_code
+from orchestration.lib.aws.clients import RetryPolicy, backoff_delay, boto3_client, error_code
 
 logger = logging.getLogger(__name__)
 

@@ -29,8 +29,10 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow.parquet as pq
 
-from orchestration.lib import lake_layout
-from orchestration.lib.dashboard import (
+from orchestration.lib.environment import validate_sql_identifier
+from orchestration.lib.lake import layout as lake_layout
+from orchestration.lib.lake.store import ObjectStore
+from orchestration.lib.publish.offline_dashboard import (
     CONTENT_SECURITY_POLICY,
     COUNTRY_COLOUR,
     FINDING_TYPE_COLOUR,
@@ -49,8 +51,6 @@ from orchestration.lib.dashboard import (
     svg_daily_trend,
     svg_horizontal_bars,
 )
-from orchestration.lib.environment import validate_sql_identifier
-from orchestration.lib.storage import ObjectStore
 
 MART_TABLES = (
     "fct_findings",

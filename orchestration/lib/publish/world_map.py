@@ -1,6 +1,6 @@
 """The offline world map: country polygons that ship with the package, and their projection.
 
-``assets/world_countries_110m.json`` is generated once by ``scripts/build_world_map.py`` from
+``world_countries_110m.json`` is generated once by ``scripts/build_world_map.py`` from
 Natural Earth (public domain) and holds each country's rings already projected (Equal Earth) into
 map units, ``width`` wide with y pointing down, so drawing needs neither the network nor a GIS
 library.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-WORLD_MAP_PATH = Path(__file__).resolve().parent / "assets" / "world_countries_110m.json"
+WORLD_MAP_PATH = Path(__file__).resolve().parent / "world_countries_110m.json"
 
 # Equal Earth projection constants (Šavrič, Patterson and Jenny, 2018).
 _A1, _A2, _A3, _A4 = 1.340264, -0.081106, 0.000893, 0.003796

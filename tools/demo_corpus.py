@@ -2044,7 +2044,7 @@ def _write_corpus(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m orchestration.lib.demo_corpus --out DIR [options]``."""
+    """Command line: ``python -m tools.demo_corpus --out DIR [options]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="target directory")
     parser.add_argument("--findings", type=int, default=5000, help="finding versions to write")

@@ -24,10 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orchestration.lib import lake_layout as layout
-from orchestration.lib.findings import ObjectResult, ReadLimits, parse_object
-from orchestration.lib.lake_lock import LakeLock
-from orchestration.lib.storage import ObjectStore, StoredObject
+from orchestration.lib.ingest.parsing import ObjectResult, ReadLimits, parse_object
+from orchestration.lib.lake import layout as layout
+from orchestration.lib.lake.lock import LakeLock
+from orchestration.lib.lake.store import ObjectStore, StoredObject
 
 logger = logging.getLogger(__name__)
 

@@ -34,10 +34,10 @@ from typing import Any, Protocol
 import pyarrow.parquet as pq
 from dagster_aws.utils import ResourceWithBoto3Configuration
 
-from orchestration.lib import lake_layout as layout
-from orchestration.lib.aws_clients import boto3_client
-from orchestration.lib.guardduty_api import severity_label
-from orchestration.lib.storage import ObjectStore
+from orchestration.lib.aws.clients import boto3_client
+from orchestration.lib.aws.guardduty import severity_label
+from orchestration.lib.lake import layout as layout
+from orchestration.lib.lake.store import ObjectStore
 
 logger = logging.getLogger(__name__)
 
