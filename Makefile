@@ -8,16 +8,24 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 # dbt, dagster and weed are found in the virtual environment without activating it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run dev test lint format docs manifest check-athena bench bench-quick lambda-zip clean
+.PHONY: install lock run dev test lint format docs manifest check-athena bench bench-quick lambda-zip clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# requirements.lock (runtime + production extra) is what the image installs; requirements-dev.lock
+# adds the dev extra on the same pins. Existing pins are kept unless pyproject.toml needs others.
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra production --python-version 3.11 \
+		-o requirements.lock
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra production --extra dev --python-version 3.11 \
+		-c requirements.lock -o requirements-dev.lock
 
 manifest: $(STAMP)
 	$(BIN)/python -m orchestration.cli prepare
