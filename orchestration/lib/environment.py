@@ -18,6 +18,7 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 
 DBT_TARGETS = ("duckdb", "athena")
+LAKE_CATALOGS = ("sql", "glue")
 QUICKSIGHT_EDITIONS = ("STANDARD", "ENTERPRISE")
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
@@ -86,6 +87,8 @@ class Settings:
     source_uri: str
     source_is_default: bool
     lake_uri: str
+    # Iceberg catalog of the lake: "sql" (SQLite, the embedded default) or "glue".
+    lake_catalog: str
     duckdb_path: str
     report_dir: str
     dbt_target: str
@@ -119,6 +122,11 @@ def load_settings() -> Settings:
     dbt_target = os.environ.get("DBT_TARGET", "duckdb").strip() or "duckdb"
     if dbt_target not in DBT_TARGETS:
         raise ConfigurationError(f"DBT_TARGET={dbt_target!r}: expected one of {DBT_TARGETS}.")
+    lake_catalog = os.environ.get("GUARDDUTY_LAKE_CATALOG", "sql").strip().lower() or "sql"
+    if lake_catalog not in LAKE_CATALOGS:
+        raise ConfigurationError(
+            f"GUARDDUTY_LAKE_CATALOG={lake_catalog!r}: expected one of {LAKE_CATALOGS}."
+        )
     edition = os.environ.get("QUICKSIGHT_EDITION", "ENTERPRISE").strip().upper() or "ENTERPRISE"
     if edition not in QUICKSIGHT_EDITIONS:
         raise ConfigurationError(
@@ -142,6 +150,7 @@ def load_settings() -> Settings:
         source_uri=_uri("GUARDDUTY_SOURCE_URI", data_dir / "demo_corpus"),
         source_is_default=source_is_default,
         lake_uri=_uri("GUARDDUTY_LAKE_URI", data_dir / "lake"),
+        lake_catalog=lake_catalog,
         duckdb_path=_uri("GUARDDUTY_DUCKDB_PATH", data_dir / "warehouse.duckdb"),
         report_dir=_uri("GUARDDUTY_REPORT_DIR", data_dir / "reports"),
         dbt_target=dbt_target,
@@ -257,7 +266,9 @@ def export_for_dbt(settings: Settings) -> None:
     dbt runs as a subprocess of Dagster and inherits this environment, so Python and dbt always
     agree on where the lake and the warehouse are, with or without variables set by the user.
     """
+    os.environ["GUARDDUTY_DATA_DIR"] = settings.data_dir
     os.environ["GUARDDUTY_LAKE_URI"] = settings.lake_uri
+    os.environ["GUARDDUTY_LAKE_CATALOG"] = settings.lake_catalog
     os.environ["GUARDDUTY_DUCKDB_PATH"] = settings.duckdb_path
     os.environ["GUARDDUTY_GLUE_DATABASE"] = settings.glue_database
     os.environ["ATHENA_SCHEMA"] = settings.athena_schema

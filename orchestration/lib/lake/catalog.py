@@ -1,0 +1,135 @@
+"""The lake's Iceberg catalog: SQLite (SqlCatalog) for the embedded default, Glue on AWS.
+
+The warehouse is GUARDDUTY_LAKE_URI (a local folder or an s3:// prefix); each table lives under
+``<warehouse>/<namespace>.db/<table>`` (data/ and metadata/), the namespace being the Glue
+database. Files are read and written with pyarrow's file IO; an S3 endpoint and keys come from the
+standard AWS variables (AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, ...) or the default credential
+chain.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
+from sqlalchemy.exc import OperationalError
+
+from orchestration.lib.environment import Settings, is_s3_uri
+from orchestration.lib.lake import tables
+
+CATALOG_NAME = "guardduty"
+SQL_CATALOG_FILE = "lake_catalog.db"
+CATALOG_KINDS = ("sql", "glue")
+_PYARROW_IO = "pyiceberg.io.pyarrow.PyArrowFileIO"
+
+
+@dataclass
+class Lake:
+    """The catalog and namespace holding the lake's tables."""
+
+    catalog: Catalog
+    namespace: str
+    warehouse: str
+
+    def table(self, name: str) -> Table:
+        """The table's current metadata (a fresh load: other runs may have committed)."""
+        return self.catalog.load_table((self.namespace, name))
+
+    def table_location(self, name: str) -> str:
+        return table_location(self.warehouse, self.namespace, name)
+
+    def create_tables(self) -> None:
+        """Create the namespace and the tables that do not exist yet (safe to run concurrently)."""
+        self.catalog.create_namespace_if_not_exists(self.namespace)
+        for name in tables.TABLES:
+            self.catalog.create_table_if_not_exists(
+                (self.namespace, name),
+                schema=tables.SCHEMAS[name],
+                location=self.table_location(name),
+                partition_spec=tables.partition_spec(name),
+                properties=tables.TABLE_PROPERTIES[name],
+            )
+
+
+def table_location(warehouse: str, namespace: str, name: str) -> str:
+    root = warehouse.rstrip("/") if is_s3_uri(warehouse) else Path(warehouse).resolve().as_uri()
+    return f"{root}/{namespace}.db/{name}"
+
+
+def sql_catalog_path(settings: Settings) -> Path:
+    """The SQLite catalog: inside a local lake folder, or in the data folder for an S3 lake."""
+    if is_s3_uri(settings.lake_uri):
+        return Path(settings.data_dir) / SQL_CATALOG_FILE
+    return Path(settings.lake_uri) / SQL_CATALOG_FILE
+
+
+def open_lake(settings: Settings) -> Lake:
+    """The configured lake, its tables created on first use."""
+    return connect_lake(
+        settings.lake_uri,
+        catalog=settings.lake_catalog,
+        namespace=settings.glue_database,
+        sql_catalog=sql_catalog_path(settings),
+        region=settings.aws_region,
+    )
+
+
+def connect_lake(
+    warehouse: str,
+    *,
+    catalog: str = "sql",
+    namespace: str = "guardduty_lake",
+    sql_catalog: Path | None = None,
+    region: str | None = None,
+) -> Lake:
+    """A lake at ``warehouse``; ``sql_catalog`` defaults to a file inside a local warehouse."""
+    if catalog not in CATALOG_KINDS:
+        raise ValueError(f"lake catalog {catalog!r}: expected one of {CATALOG_KINDS}")
+    region = region or os.environ.get("AWS_REGION") or "us-east-1"
+    properties = {"py-io-impl": _PYARROW_IO, **_s3_properties(region)}
+    if catalog == "glue":
+        from pyiceberg.catalog.glue import GlueCatalog
+
+        glue = GlueCatalog(CATALOG_NAME, **properties, **{"glue.region": region})
+        lake = Lake(glue, namespace, warehouse)
+    else:
+        if sql_catalog is None:
+            if is_s3_uri(warehouse):
+                raise ValueError("an S3 warehouse needs a local path for its SQLite catalog")
+            sql_catalog = Path(warehouse) / SQL_CATALOG_FILE
+        lake = Lake(_sql_catalog(Path(sql_catalog), warehouse, properties), namespace, warehouse)
+    lake.create_tables()
+    return lake
+
+
+def _sql_catalog(path: Path, warehouse: str, properties: dict[str, str]) -> Catalog:
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{path.resolve()}"
+    # Two processes opening a new catalog at once race to create its tables; the loser retries.
+    for attempt in range(4):
+        try:
+            return SqlCatalog(CATALOG_NAME, uri=uri, warehouse=warehouse, **properties)
+        except OperationalError:
+            time.sleep(0.2 * (attempt + 1))
+    return SqlCatalog(CATALOG_NAME, uri=uri, warehouse=warehouse, **properties)
+
+
+def _s3_properties(region: str) -> dict[str, str]:
+    properties = {"s3.region": region}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        properties["s3.endpoint"] = endpoint
+    for variable, key in (
+        ("AWS_ACCESS_KEY_ID", "s3.access-key-id"),
+        ("AWS_SECRET_ACCESS_KEY", "s3.secret-access-key"),
+        ("AWS_SESSION_TOKEN", "s3.session-token"),
+    ):
+        if os.environ.get(variable):
+            properties[key] = os.environ[variable]
+    return properties
