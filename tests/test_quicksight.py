@@ -19,28 +19,38 @@ from orchestration.defs.publish import quicksight_assets
 from orchestration.defs.publish.quicksight_assets import quicksight_datasets, spice_refresh
 from orchestration.lib.aws.clients import RetryPolicy
 from orchestration.lib.environment import DBT_PROJECT_DIR, load_settings
-from orchestration.lib.publish import quicksight
-from orchestration.lib.publish.quicksight import (
+from orchestration.lib.publish.quicksight import marts
+from orchestration.lib.publish.quicksight.datasets import (
     DATA_SOURCE_ACTIONS,
     DATASET_ACTIONS,
-    PUBLISHED_MARTS,
+    ensure_data_source_and_datasets,
+)
+from orchestration.lib.publish.quicksight.errors import (
     IngestionErrorClass,
     IngestionFailed,
     MartSchemaError,
     QuickSightApiError,
-    QuickSightResource,
-    RefreshOptions,
+    QuickSightError,
     RefreshQuotaExceeded,
     RefreshTimedOut,
+)
+from orchestration.lib.publish.quicksight.marts import (
+    PUBLISHED_MARTS,
     build_dataset_specs,
     dataset_id_for,
-    ensure_data_source_and_datasets,
-    ingestion_id_for,
     load_mart_columns,
     quicksight_type,
+)
+from orchestration.lib.publish.quicksight.refresh import (
+    RefreshOptions,
+    ingestion_id_for,
     refresh_dataset,
     refresh_datasets,
 )
+from orchestration.lib.publish.quicksight.refresh import (
+    logger as refresh_logger,
+)
+from orchestration.lib.publish.quicksight.resource import QuickSightResource
 
 FIXTURE_MARTS = Path(__file__).parent / "fixtures" / "quicksight_marts"
 ACCOUNT = "123456789012"
@@ -409,7 +419,7 @@ def test_dropped_rows_complete_the_refresh_with_a_warning(client, stub, fake_tim
     expect_create(stub)
     expect_describe(stub, completed(dropped=3))
 
-    with caplog.at_level(logging.WARNING, logger=quicksight.logger.name):
+    with caplog.at_level(logging.WARNING, logger=refresh_logger.name):
         result = refresh(client, fake_time)
 
     assert result.status == "COMPLETED"
@@ -907,7 +917,7 @@ def test_a_data_source_that_failed_to_create_is_an_error(client, stub, settings,
     failed["DataSource"]["ErrorInfo"] = {"Type": "ACCESS_DENIED", "Message": "no workgroup"}
     stub.add_response("describe_data_source", failed)
 
-    with pytest.raises(quicksight.QuickSightError, match="CREATION_FAILED: ACCESS_DENIED"):
+    with pytest.raises(QuickSightError, match="CREATION_FAILED: ACCESS_DENIED"):
         ensure_data_source_and_datasets(client, settings, [], sleep=fake_time.sleep)
 
 
@@ -928,7 +938,7 @@ def stubbed_resource(client) -> QuickSightResource:
 @pytest.fixture
 def asset_settings(settings, monkeypatch):
     monkeypatch.setattr(quicksight_assets, "get_settings", lambda: settings)
-    monkeypatch.setattr(quicksight, "MARTS_DIR", FIXTURE_MARTS)
+    monkeypatch.setattr(marts, "MARTS_DIR", FIXTURE_MARTS)
     return settings
 
 

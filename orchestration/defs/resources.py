@@ -9,7 +9,7 @@ from dagster_dbt import DbtCliResource
 from orchestration.lib.audit.alerts import SnsResource
 from orchestration.lib.aws.guardduty import GuardDutyResource
 from orchestration.lib.environment import DBT_PROJECT_DIR, export_for_dbt, get_settings
-from orchestration.lib.publish.quicksight import QuickSightResource
+from orchestration.lib.publish.quicksight.resource import QuickSightResource
 
 
 @dg.definitions

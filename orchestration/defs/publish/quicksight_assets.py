@@ -4,16 +4,15 @@ import dagster as dg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from orchestration.lib.environment import Settings, get_settings
-from orchestration.lib.publish.quicksight import (
+from orchestration.lib.publish.quicksight.datasets import ensure_data_source_and_datasets
+from orchestration.lib.publish.quicksight.errors import QuickSightError
+from orchestration.lib.publish.quicksight.marts import (
     PUBLISHED_MARTS,
-    QuickSightError,
-    QuickSightResource,
-    RefreshOutcome,
     build_dataset_specs,
     dataset_id_for,
-    ensure_data_source_and_datasets,
-    refresh_datasets,
 )
+from orchestration.lib.publish.quicksight.refresh import RefreshOutcome, refresh_datasets
+from orchestration.lib.publish.quicksight.resource import QuickSightResource
 
 MART_ASSET_KEYS = [dg.AssetKey([mart]) for mart in PUBLISHED_MARTS]
 QUICKSIGHT_DATASETS = dg.AssetKey(["quicksight", "datasets"])
