@@ -25,25 +25,19 @@ from orchestration.defs.audit.report_schedules import (
     audit_review_report,
     monthly_review_report_schedule,
 )
-from orchestration.lib.audit.review_report import (
+from orchestration.lib.audit.report_data import Month, ReportError, load_report_data
+from orchestration.lib.audit.report_evidence import (
     DbtTestEvidence,
     LedgerCounts,
-    Month,
-    ReportError,
-    build_report,
     find_dbt_test_evidence,
-    load_report_data,
-    open_duckdb_marts,
     read_ledger_counts,
-    render_report_html,
-    report_tables,
-    to_csv,
-    write_report,
 )
+from orchestration.lib.audit.report_render import render_report_html, report_tables, to_csv
+from orchestration.lib.audit.review_report import build_report, write_report
 from orchestration.lib.environment import get_settings
 from orchestration.lib.lake import layout as lake_layout
 from orchestration.lib.lake.store import LocalStore
-from orchestration.lib.publish.offline_dashboard import MissingMartsError
+from orchestration.lib.publish.marts import MissingMartsError, open_duckdb_marts
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -422,7 +416,7 @@ def test_monthly_schedule_asks_for_the_month_just_ended():
 
 
 def test_athena_reader_queries_the_marts_schema_through_the_work_group():
-    from orchestration.lib.audit.review_report import AthenaMarts
+    from orchestration.lib.publish.marts import AthenaMarts
 
     executed, opened = [], {}
 

@@ -18,7 +18,7 @@ from orchestration.lib.audit.review_report import (
 )
 from orchestration.lib.environment import DBT_PROJECT_DIR, ConfigurationError, get_settings
 from orchestration.lib.lake.store import open_store
-from orchestration.lib.publish.offline_dashboard import MissingMartsError
+from orchestration.lib.publish.marts import MissingMartsError
 
 REVIEW_REPORT = dg.AssetKey(["reports", "review_report"])
 REVIEW_REPORT_MART_KEYS = [dg.AssetKey([mart]) for mart in MART_TABLES]

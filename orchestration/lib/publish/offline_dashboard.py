@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from orchestration.lib.environment import validate_sql_identifier
+from orchestration.lib.publish.marts import MissingMartsError
 from orchestration.lib.publish.world_map import WorldMap, load_world_map
 
 if TYPE_CHECKING:
@@ -55,10 +56,6 @@ MART_TABLES = (
     "fct_findings",
     "fct_finding_remote_endpoints",
 )
-
-
-class MissingMartsError(FileNotFoundError):
-    """The warehouse file, or one of the marts in it, does not exist: dbt has not built them."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,177 @@
+"""Evidence behind the review report: the lake ledger's object counts and dbt's test results."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from orchestration.lib.audit.report_data import Month
+from orchestration.lib.lake import layout as lake_layout
+from orchestration.lib.lake.store import ObjectStore
+
+
+@dataclass(frozen=True)
+class LedgerCounts:
+    """Objects the ingest read in the period, from ``_ledger/<batch>.parquet`` of the lake."""
+
+    batches: int = 0
+    objects_read: int = 0
+    objects_ingested: int = 0
+    objects_skipped: int = 0
+    objects_quarantined: int = 0
+    findings_ingested: int = 0
+    records_skipped: int = 0
+    records_quarantined: int = 0
+    first_ingested_at: datetime | None = None
+    last_ingested_at: datetime | None = None
+    lake_uri: str = ""
+
+    @property
+    def balanced(self) -> bool:
+        return self.objects_read == (
+            self.objects_ingested + self.objects_skipped + self.objects_quarantined
+        )
+
+
+def read_ledger_counts(lake: ObjectStore, month: Month) -> LedgerCounts:
+    """Sum the ledger rows whose ``ingested_at`` falls in the month.
+
+    Batch ids begin with their UTC commit time (``YYYYMMDDT...``), so only the month's ledger files
+    (and the last one of the month before, whose batch may straddle midnight) are read.
+    """
+    start = datetime.combine(month.start, datetime.min.time())
+    end = datetime.combine(month.end, datetime.min.time())
+    prefixes = (f"{month.start:%Y%m}", f"{month.previous().start:%Y%m}")
+    totals = {
+        "objects_read": 0,
+        "objects_ingested": 0,
+        "objects_skipped": 0,
+        "objects_quarantined": 0,
+        "findings_ingested": 0,
+        "records_skipped": 0,
+        "records_quarantined": 0,
+    }
+    batches: set[str] = set()
+    first: datetime | None = None
+    last: datetime | None = None
+    for stored in lake.list(lake_layout.LEDGER_DIR + "/"):
+        name = stored.key.rsplit("/", 1)[-1]
+        if not name.endswith(".parquet") or not name.startswith(prefixes):
+            continue
+        table = pq.read_table(io.BytesIO(lake.read(stored.key)))
+        for row in table.to_pylist():
+            ingested_at = row["ingested_at"]
+            if not start <= ingested_at < end:
+                continue
+            batches.add(row["ingest_batch_id"])
+            first = min(first, ingested_at) if first else ingested_at
+            last = max(last, ingested_at) if last else ingested_at
+            totals["objects_read"] += 1
+            status = row["status"]
+            if status in ("ingested", "skipped", "quarantined"):
+                totals[f"objects_{status}"] += 1
+            totals["findings_ingested"] += row["findings"]
+            totals["records_skipped"] += row["records_skipped"]
+            totals["records_quarantined"] += row["records_quarantined"]
+    return LedgerCounts(
+        batches=len(batches),
+        first_ingested_at=first,
+        last_ingested_at=last,
+        lake_uri=lake.root_uri,
+        **totals,
+    )
+
+
+@dataclass(frozen=True)
+class DbtTestResult:
+    unique_id: str
+    status: str
+    failures: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class DbtTestEvidence:
+    """Data and unit test results from dbt's ``run_results.json`` file(s)."""
+
+    files: tuple[str, ...] = ()
+    invocation_ids: tuple[str, ...] = ()
+    generated_at: str = ""
+    from_this_run: bool = False
+    results: tuple[DbtTestResult, ...] = ()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for result in self.results:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        return dict(sorted(counts.items()))
+
+    @property
+    def problems(self) -> tuple[DbtTestResult, ...]:
+        return tuple(r for r in self.results if r.status not in ("pass", "success"))
+
+
+def _test_results(path: Path) -> tuple[dict, list[DbtTestResult]]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}, []
+    results = [
+        DbtTestResult(
+            unique_id=str(result.get("unique_id", "")),
+            status=str(result.get("status", "")),
+            failures=result.get("failures"),
+            message=str(result.get("message") or ""),
+        )
+        for result in document.get("results", [])
+        if str(result.get("unique_id", "")).startswith(("test.", "unit_test."))
+    ]
+    return document.get("metadata", {}), results
+
+
+def find_dbt_test_evidence(target_dir: str | os.PathLike[str], run_id: str) -> DbtTestEvidence:
+    """The dbt test results that vouch for the marts the report reads.
+
+    dagster-dbt gives every invocation its own target folder ``<op>-<run id[:7]>-<uuid>``, so when
+    the report runs in the same Dagster run as dbt (the pipeline job), the results of that run's
+    invocations are taken together. Otherwise (the monthly job) the newest ``run_results.json``
+    holding test results is taken, and the report says it is not from this run.
+    """
+    target = Path(target_dir)
+    candidates = [*sorted(target.glob("*/run_results.json")), target / "run_results.json"]
+    tag = f"-{run_id[:7]}-" if run_id else None
+    this_run = [p for p in candidates if tag and tag in p.parent.name and p.is_file()]
+    chosen: list[tuple[Path, dict, list[DbtTestResult]]] = []
+    for path in this_run:
+        metadata, results = _test_results(path)
+        if results:
+            chosen.append((path, metadata, results))
+    from_this_run = bool(chosen)
+    if not chosen:
+        newest: tuple[str, Path, dict, list[DbtTestResult]] | None = None
+        for path in candidates:
+            if not path.is_file():
+                continue
+            metadata, results = _test_results(path)
+            if results:
+                key = str(metadata.get("generated_at", ""))
+                if newest is None or key > newest[0]:
+                    newest = (key, path, metadata, results)
+        if newest:
+            chosen = [newest[1:]]
+    if not chosen:
+        return DbtTestEvidence()
+    return DbtTestEvidence(
+        files=tuple(str(path) for path, _, _ in chosen),
+        invocation_ids=tuple(str(m.get("invocation_id", "")) for _, m, _ in chosen),
+        generated_at=max(str(m.get("generated_at", "")) for _, m, _ in chosen),
+        from_this_run=from_this_run,
+        results=tuple(result for _, _, results in chosen for result in results),
+    )
