@@ -79,6 +79,26 @@ def _int(variable: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _arn(variable: str, value: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:\S+", value):
+        raise ConfigurationError(f"{variable}: {value!r} is not an ARN.")
+    return value
+
+
+def _arns(variable: str, default: str) -> tuple[str, ...]:
+    """A comma-separated list of ARNs; ``default`` (one ARN or empty) when the variable is unset."""
+    raw = os.environ.get(variable, "").strip() or default
+    return tuple(_arn(variable, item) for item in raw.split(",") if item.strip())
+
+
+def _quicksight_id(variable: str, default: str) -> str:
+    value = os.environ.get(variable, "").strip() or default
+    if not _QUICKSIGHT_ID.match(value):
+        raise ConfigurationError(f"{variable}={value!r}: use 1-128 letters, digits, '-' or '_'.")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved configuration. Secrets are never held here: resources read them via dg.EnvVar."""
@@ -105,6 +125,10 @@ class Settings:
     quicksight_edition: str
     quicksight_refresh_timeout_seconds: int
     quicksight_max_concurrent_refreshes: int
+    quicksight_data_source_role_arn: str
+    quicksight_dashboard_id: str
+    quicksight_dashboard_owner_arns: tuple[str, ...]
+    quicksight_dashboard_viewer_arns: tuple[str, ...]
 
     @property
     def is_production(self) -> bool:
@@ -174,6 +198,15 @@ def load_settings() -> Settings:
         quicksight_edition=edition,
         quicksight_refresh_timeout_seconds=_int("QUICKSIGHT_REFRESH_TIMEOUT_SECONDS", 2 * 3600),
         quicksight_max_concurrent_refreshes=_int("QUICKSIGHT_MAX_CONCURRENT_REFRESHES", 4),
+        quicksight_data_source_role_arn=_arn(
+            "QUICKSIGHT_DATA_SOURCE_ROLE_ARN", os.environ.get("QUICKSIGHT_DATA_SOURCE_ROLE_ARN", "")
+        ),
+        quicksight_dashboard_id=_quicksight_id("QUICKSIGHT_DASHBOARD_ID", "guardduty-findings"),
+        quicksight_dashboard_owner_arns=_arns(
+            "QUICKSIGHT_DASHBOARD_OWNER_ARNS",
+            os.environ.get("QUICKSIGHT_PRINCIPAL_ARN", "").strip(),
+        ),
+        quicksight_dashboard_viewer_arns=_arns("QUICKSIGHT_DASHBOARD_VIEWER_ARNS", ""),
     )
 
 
