@@ -7,6 +7,7 @@ test on any call that was not expected. Sleep, clock and jitter are fakes: nothi
 import logging
 import re
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -888,6 +889,69 @@ def test_unchanged_resources_are_not_updated_so_no_refresh_is_spent(
 
     assert deployed.data_source_action == "unchanged"
     assert deployed.dataset_actions == {spec.dataset_id: "unchanged"}
+
+
+STACK_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/guardduty-lake-quicksight-athena"
+
+
+def test_a_data_source_created_by_the_stack_keeps_its_role(client, stub, settings, fake_time):
+    # The stack creates the data source with AthenaParameters.RoleArn; the pipeline, which is not
+    # told the role, must not see that as a difference and update the role away.
+    with_role = existing_data_source()
+    with_role["DataSource"]["DataSourceParameters"]["AthenaParameters"]["RoleArn"] = STACK_ROLE_ARN
+    stub.add_response("describe_data_source", with_role)
+    stub.add_response(*grant("data_source", "guardduty-athena", DATA_SOURCE_ACTIONS))
+
+    deployed = ensure_data_source_and_datasets(client, settings, [], sleep=fake_time.sleep)
+
+    assert deployed.data_source_action == "unchanged"
+
+
+def test_a_changed_workgroup_is_updated_with_the_existing_role_kept(
+    client, stub, settings, fake_time
+):
+    with_role = existing_data_source(workgroup="primary")
+    with_role["DataSource"]["DataSourceParameters"]["AthenaParameters"]["RoleArn"] = STACK_ROLE_ARN
+    stub.add_response("describe_data_source", with_role)
+    stub.add_response(
+        "update_data_source",
+        {"Arn": DATA_SOURCE_ARN, "UpdateStatus": "UPDATE_SUCCESSFUL", "Status": 202},
+        {
+            "AwsAccountId": ACCOUNT,
+            "DataSourceId": "guardduty-athena",
+            "Name": "GuardDuty marts (Athena)",
+            "DataSourceParameters": {
+                "AthenaParameters": {"WorkGroup": "guardduty", "RoleArn": STACK_ROLE_ARN}
+            },
+        },
+    )
+    stub.add_response(*grant("data_source", "guardduty-athena", DATA_SOURCE_ACTIONS))
+
+    deployed = ensure_data_source_and_datasets(client, settings, [], sleep=fake_time.sleep)
+
+    assert deployed.data_source_action == "updated"
+
+
+def test_a_configured_role_is_set_on_the_data_source(client, stub, settings, fake_time):
+    configured = replace(settings, quicksight_data_source_role_arn=STACK_ROLE_ARN)
+    stub.add_response("describe_data_source", existing_data_source())
+    stub.add_response(
+        "update_data_source",
+        {"Arn": DATA_SOURCE_ARN, "UpdateStatus": "UPDATE_SUCCESSFUL", "Status": 202},
+        {
+            "AwsAccountId": ACCOUNT,
+            "DataSourceId": "guardduty-athena",
+            "Name": "GuardDuty marts (Athena)",
+            "DataSourceParameters": {
+                "AthenaParameters": {"WorkGroup": "guardduty", "RoleArn": STACK_ROLE_ARN}
+            },
+        },
+    )
+    stub.add_response(*grant("data_source", "guardduty-athena", DATA_SOURCE_ACTIONS))
+
+    deployed = ensure_data_source_and_datasets(client, configured, [], sleep=fake_time.sleep)
+
+    assert deployed.data_source_action == "updated"
 
 
 def test_datasets_wait_for_a_data_source_that_is_still_being_created(

@@ -86,6 +86,22 @@ def _wait_for_data_source(
     )
 
 
+def _athena_parameters(
+    settings: Settings, existing: Mapping[str, Any] | None
+) -> dict[str, dict[str, str]]:
+    """The data source's AthenaParameters: the workgroup, and the role QuickSight assumes.
+
+    The role is the configured one, else the one the data source already has (the stack creates
+    it with its own role): an update must never drop a role the pipeline was not told about.
+    """
+    athena = {"WorkGroup": settings.athena_workgroup}
+    current = ((existing or {}).get("DataSourceParameters") or {}).get("AthenaParameters") or {}
+    role_arn = settings.quicksight_data_source_role_arn or current.get("RoleArn")
+    if role_arn:
+        athena["RoleArn"] = role_arn
+    return {"AthenaParameters": athena}
+
+
 def _ensure_data_source(
     client: Any,
     settings: Settings,
@@ -97,7 +113,6 @@ def _ensure_data_source(
     account_id = settings.quicksight_account_id
     data_source_id = settings.quicksight_data_source_id
     name = "GuardDuty marts (Athena)"
-    parameters = {"AthenaParameters": {"WorkGroup": settings.athena_workgroup}}
 
     def retried(description: str, call: Callable[[], T]) -> T:
         return call_with_retries(
@@ -116,6 +131,7 @@ def _ensure_data_source(
             raise
         existing = None
 
+    parameters = _athena_parameters(settings, existing)
     if existing is None:
         request: dict[str, Any] = {
             "AwsAccountId": account_id,
