@@ -31,10 +31,21 @@ class StoredObject:
     refusal: str | None = None
 
 
+@dataclass(frozen=True)
+class FolderListing:
+    """One level of a store: the objects directly under a prefix and its sub-folder prefixes
+    (relative to the root, ending with '/'), as S3 lists with a '/' delimiter."""
+
+    objects: list[StoredObject]
+    folders: list[str]
+
+
 class ObjectStore(Protocol):
     root_uri: str
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]: ...
+
+    def list_folder(self, prefix: str = "") -> FolderListing: ...
 
     def read(self, key: str) -> bytes: ...
 
@@ -61,22 +72,37 @@ class LocalStore:
         for directory, subdirectories, files in os.walk(start, followlinks=False):
             subdirectories.sort()
             for name in sorted(files):
-                path = Path(directory, name)
-                key = path.relative_to(self.root).as_posix()
-                refusal = None
-                if path.is_symlink():
-                    target = path.resolve()
-                    if not target.is_relative_to(self.root):
-                        refusal = "symlink pointing outside the source root (not followed)"
-                    elif not target.is_file():
-                        refusal = "symlink to something that is not a file (not followed)"
-                try:
-                    stat = path.lstat() if refusal else path.stat()
-                except OSError as error:
-                    refusal = f"cannot stat file: {error.strerror}"
-                    yield StoredObject(str(path), key, 0, "unreadable", refusal)
-                    continue
-                yield StoredObject(str(path), key, stat.st_size, str(stat.st_mtime_ns), refusal)
+                yield self._stored(Path(directory, name))
+
+    def list_folder(self, prefix: str = "") -> FolderListing:
+        start = self._confined(prefix) if prefix else self.root
+        if not start.is_dir():
+            return FolderListing([], [])
+        objects, folders = [], []
+        for entry in sorted(os.scandir(start), key=lambda entry: entry.name):
+            # Like list(): folders reached through a symlink are not followed.
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(Path(entry.path).relative_to(self.root).as_posix() + "/")
+            elif not (entry.is_symlink() and Path(entry.path).is_dir()):
+                objects.append(self._stored(Path(entry.path)))
+        return FolderListing(objects, folders)
+
+    def _stored(self, path: Path) -> StoredObject:
+        key = path.relative_to(self.root).as_posix()
+        refusal = None
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(self.root):
+                refusal = "symlink pointing outside the source root (not followed)"
+            elif not target.is_file():
+                refusal = "symlink to something that is not a file (not followed)"
+        try:
+            stat = path.lstat() if refusal else path.stat()
+        except OSError as error:
+            return StoredObject(
+                str(path), key, 0, "unreadable", f"cannot stat file: {error.strerror}"
+            )
+        return StoredObject(str(path), key, stat.st_size, str(stat.st_mtime_ns), refusal)
 
     def read(self, key: str) -> bytes:
         path = self._confined(key)
@@ -149,15 +175,30 @@ class S3Store:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
             for item in page.get("Contents", []):
-                full_key = item["Key"]
-                refusal = "folder marker, not an object" if full_key.endswith("/") else None
-                yield StoredObject(
-                    uri=f"s3://{self.bucket}/{full_key}",
-                    key=full_key[len(self.prefix) :],
-                    size=item["Size"],
-                    version=item.get("ETag", "").strip('"'),
-                    refusal=refusal,
-                )
+                yield self._stored(item)
+
+    def list_folder(self, prefix: str = "") -> FolderListing:
+        objects, folders = [], []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(
+            Bucket=self.bucket, Prefix=self.prefix + prefix, Delimiter="/"
+        ):
+            objects.extend(self._stored(item) for item in page.get("Contents", []))
+            folders.extend(
+                common["Prefix"][len(self.prefix) :] for common in page.get("CommonPrefixes", [])
+            )
+        return FolderListing(objects, folders)
+
+    def _stored(self, item: dict[str, Any]) -> StoredObject:
+        full_key = item["Key"]
+        refusal = "folder marker, not an object" if full_key.endswith("/") else None
+        return StoredObject(
+            uri=f"s3://{self.bucket}/{full_key}",
+            key=full_key[len(self.prefix) :],
+            size=item["Size"],
+            version=item.get("ETag", "").strip('"'),
+            refusal=refusal,
+        )
 
     def read(self, key: str) -> bytes:
         response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)

@@ -1,0 +1,146 @@
+"""Bounded listing of the raw source: a cursor over the dated key prefixes, with a lookback.
+
+Every writer of the raw source puts a UTC date in its keys as ``YYYY/MM/DD`` folders:
+
+    AWSLogs/<account>/GuardDuty/<region>/YYYY/MM/DD/<uuid>.jsonl.gz    GuardDuty's S3 export
+    <RAW_PREFIX>YYYY/MM/DD/<finding id>-<updatedAt>-<count>.json       the capture Lambda
+    guardduty-api/<account>/<region>/YYYY/MM/DD/<sha256>.json          the GuardDuty API backfill
+
+So after a first full listing, a run lists only the days from ``cursor - lookback`` onwards: it
+walks the folders with '/' delimiter listings (which is how accounts, Regions and layouts are
+discovered, at the cost of one LIST per folder), descends into a year, month or day folder only
+when it can hold such a day, and lists each of those days in full (hour folders and all). The cost
+of a run therefore follows the days listed, not the history behind them.
+
+Folders without a date in their path (bare findings or GetFindings output dropped by hand under
+any other name) are listed in full on every run: that part of the source costs what it holds.
+
+Late objects: a writer may still add objects to a day after a run listed it. The lookback (two
+days by default) covers the capture Lambda (its date is the finding's updatedAt, and EventBridge
+retries an event for up to 24 hours) and the export (dated by delivery). The API backfill writes
+pages under the day of each finding's updatedAt, anywhere in GuardDuty's 90-day retention, so its
+prefix is listed with a lookback of that retention instead: bounded, but 91 days of it.
+
+The cursor is the newest key date listed, never later than today (a bogus far-future date in a
+key must not make later runs skip everything before it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+from orchestration.lib.ingest.api_backfill import GUARDDUTY_RETENTION_DAYS
+from orchestration.lib.ingest.api_backfill import KEY_PREFIX as API_BACKFILL_PREFIX
+from orchestration.lib.lake.store import ObjectStore, StoredObject
+
+DEFAULT_LOOKBACK = timedelta(days=2)
+# The backfill may write a page for any day GuardDuty still holds findings of.
+API_BACKFILL_LOOKBACK = timedelta(days=GUARDDUTY_RETENTION_DAYS + 1)
+
+_YEAR = re.compile(r"^\d{4}$")
+_MONTH_OR_DAY = re.compile(r"^\d{2}$")
+
+
+def object_date(key: str) -> date | None:
+    """The date of the first ``YYYY/MM/DD`` folders in ``key``; None for an undated key."""
+    folders = key.split("/")[:-1]
+    for index in range(len(folders) - 2):
+        day = _date_of(*folders[index : index + 3])
+        if day is not None:
+            return day
+    return None
+
+
+def listing_start(cursor: date | None, lookback: timedelta = DEFAULT_LOOKBACK) -> date | None:
+    """The first day a listing from ``cursor`` covers; None means a full listing."""
+    return None if cursor is None else cursor - lookback
+
+
+def list_new_candidates(
+    store: ObjectStore,
+    cursor: date | None,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    today: date | None = None,
+) -> tuple[list[StoredObject], date | None]:
+    """The objects that can be new since ``cursor``, and the cursor of the next listing.
+
+    ``cursor`` None lists everything (a first run). Otherwise the result holds every object of a
+    dated folder from ``listing_start(cursor, lookback)`` on (the API backfill's prefix from
+    ``cursor - API_BACKFILL_LOOKBACK``), and every object of an undated folder. Objects already
+    ingested are among them: the caller filters them out with the ledger.
+
+    How the ingest uses it:
+
+    1. ``cursor`` is the value the last complete run stored (None on the first run);
+    2. the ledger lookup reads only the partitions that can hold the listed objects:
+       ``object_date >= min(object_date(key) of the dated objects listed)`` or ``object_date is
+       null``;
+    3. each ledger row records ``object_date(stored.key)``;
+    4. ``new_cursor`` is stored only with the commit of the run's last batch (the cursor stays as
+       it was when nothing was read): a run that stops half-way must not move the cursor past
+       objects it listed but did not commit.
+    """
+    today = today or datetime.now(UTC).date()
+    walk = store.list() if cursor is None else _walk(store, "", cursor, lookback)
+    objects = list(walk)
+    dates = [day for day in (object_date(stored.key) for stored in objects) if day]
+    newest = max([*dates, *([cursor] if cursor else [])], default=None)
+    return objects, None if newest is None else min(newest, today)
+
+
+def _walk(store: ObjectStore, prefix: str, cursor: date, lookback: timedelta) -> Iterator:
+    if prefix.rstrip("/") == API_BACKFILL_PREFIX:
+        lookback = max(lookback, API_BACKFILL_LOOKBACK)
+    start = cursor - lookback
+    level = store.list_folder(prefix)
+    yield from level.objects
+    for folder in level.folders:
+        name = _name(folder)
+        if _YEAR.match(name):
+            if int(name) >= start.year:
+                yield from _walk_year(store, folder, start, cursor, lookback)
+        else:
+            yield from _walk(store, folder, cursor, lookback)
+
+
+def _walk_year(
+    store: ObjectStore, prefix: str, start: date, cursor: date, lookback: timedelta
+) -> Iterator[StoredObject]:
+    year = int(_name(prefix))
+    level = store.list_folder(prefix)
+    yield from level.objects
+    for folder in level.folders:
+        month = _name(folder)
+        if not (_MONTH_OR_DAY.match(month) and 1 <= int(month) <= 12):
+            yield from _walk(store, folder, cursor, lookback)
+        elif (year, int(month)) >= (start.year, start.month):
+            yield from _walk_month(store, folder, start, cursor, lookback)
+
+
+def _walk_month(
+    store: ObjectStore, prefix: str, start: date, cursor: date, lookback: timedelta
+) -> Iterator[StoredObject]:
+    year, month = (int(part) for part in prefix.rstrip("/").split("/")[-2:])
+    level = store.list_folder(prefix)
+    yield from level.objects
+    for folder in level.folders:
+        day = _date_of(str(year), f"{month:02d}", _name(folder))
+        if day is None:
+            yield from _walk(store, folder, cursor, lookback)
+        elif day >= start:
+            yield from store.list(folder)
+
+
+def _name(folder: str) -> str:
+    return folder.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _date_of(year: str, month: str, day: str) -> date | None:
+    if not (_YEAR.match(year) and _MONTH_OR_DAY.match(month) and _MONTH_OR_DAY.match(day)):
+        return None
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
