@@ -105,7 +105,7 @@ def test_updates_and_redeliveries_of_an_alerted_finding_do_not_alert_again(lake)
     assert len(run.batches_processed) == 2
 
 
-def test_medium_then_high_then_critical_gives_exactly_two_alerts(lake):
+def test_medium_then_high_then_critical_gives_two_alerts_both_escalations(lake):
     lake.deliver(version("e1", 5, "2026-10-02T01:00:00Z"))
     lake.deliver(version("e1", 7, "2026-10-02T02:00:00Z"))
     lake.deliver(version("e1", 9.2, "2026-10-02T03:00:00Z"))
@@ -113,8 +113,35 @@ def test_medium_then_high_then_critical_gives_exactly_two_alerts(lake):
 
     lake.evaluate()
 
-    assert lake.alerted() == [("e1", "High", None), ("e1", "Critical", "High")]
-    assert lake.sink.alerts[1].kind == "escalation"
+    assert lake.alerted() == [("e1", "High", "Medium"), ("e1", "Critical", "High")]
+    assert [alert.kind for alert in lake.sink.alerts] == ["escalation", "escalation"]
+
+
+def test_a_medium_finding_that_rises_to_high_is_labelled_an_escalation_in_message_and_record(
+    lake, tmp_path
+):
+    lake.deliver(version("m1", 5, "2026-10-02T01:00:00Z"))
+    lake.evaluate()
+    lake.deliver(version("m1", 7.5, "2026-10-02T02:00:00Z"))
+
+    lake.evaluate()
+
+    (alert,) = lake.sink.alerts
+    message = json.loads(sns_publish_request(TOPIC_ARN, alert)["Message"])
+    JsonLinesAlertSink(tmp_path / "alerts.jsonl").send(alert)
+    record = json.loads((tmp_path / "alerts.jsonl").read_text())
+    for document in (message, record):
+        assert (document["kind"], document["previous_label"]) == ("escalation", "Medium")
+    assert sns_publish_request(TOPIC_ARN, alert)["Subject"].startswith("GuardDuty Medium -> High")
+
+
+def test_a_finding_first_seen_at_high_is_new_even_after_other_findings_were_medium(lake):
+    lake.deliver(version("m1", 5, "2026-10-02T01:00:00Z"))
+    lake.deliver(version("h1", 8, "2026-10-02T02:00:00Z"))
+
+    lake.evaluate()
+
+    assert lake.alerted() == [("h1", "High", None)]
 
 
 def test_alerts_do_not_depend_on_how_often_the_sensor_runs(tmp_path):
@@ -125,7 +152,29 @@ def test_alerts_do_not_depend_on_how_often_the_sensor_runs(tmp_path):
         each.evaluate()
     once.evaluate()
 
-    assert once.alerted() == each.alerted() == [("e1", "High", None), ("e1", "Critical", "High")]
+    expected = [("e1", "High", "Medium"), ("e1", "Critical", "High")]
+    assert once.alerted() == each.alerted() == expected
+
+
+def test_archived_findings_never_alert_even_when_recent_and_high(lake):
+    suppressed = with_service(version("s1", 8.5, "2026-10-02T10:00:00Z"), archived=True)
+    archived_as_text = with_service(version("s2", 9.5, "2026-10-02T10:00:00Z"), archived="true")
+
+    lake.deliver(suppressed, archived_as_text)
+    run = lake.evaluate()
+
+    assert lake.sink.alerts == []
+    assert run.archived_ignored == 2
+
+
+def test_a_finding_unarchived_and_updated_at_high_alerts(lake):
+    lake.deliver(with_service(version("s1", 8, "2026-10-02T10:00:00Z"), archived=True))
+    lake.evaluate()
+    lake.deliver(version("s1", 8, "2026-10-02T12:00:00Z"))
+
+    lake.evaluate()
+
+    assert lake.alerted() == [("s1", "High", None)]
 
 
 def test_an_older_lower_version_arriving_late_does_not_alert(lake):

@@ -48,6 +48,7 @@ def guardduty_alerts_sensor(context: dg.SensorEvaluationContext, s3: S3Resource,
         cursor=run.last_batch_id,
         skip_reason=(
             f"{len(run.alerts)} alerts sent from {len(run.batches_processed)} batches "
-            f"({run.versions_read} finding versions, {run.samples_ignored} samples ignored)."
+            f"({run.versions_read} finding versions, {run.samples_ignored} samples and "
+            f"{run.archived_ignored} archived versions ignored)."
         ),
     )

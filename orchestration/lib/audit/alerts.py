@@ -7,12 +7,14 @@ batches committed after the last one processed, in order. A batch whose files ar
 ``_staging/`` (committed, not yet published) stops the evaluation until the next one.
 
 De-duplication: ``_alerts/state.json`` in the lake holds, per finding, the highest level already
-alerted. A version alerts only when its level is above that: a new High or Critical finding, or an
-escalation (High -> Critical; Medium -> High is the first alert of that finding). Re-deliveries,
-further updates and versions arriving out of order with a lower severity never alert again.
-Batches are processed one by one, so which alerts are sent does not depend on how often the sensor
-runs. Sample findings never alert, and neither do versions last updated longer ago than a maximum
-age (a backfill of old history must not page anyone).
+alerted (and Medium for findings seen at Medium). A version alerts only when its level is above
+that: a new High or Critical finding, or an escalation (Medium -> High or Critical, High ->
+Critical), labelled as such. Re-deliveries, further updates and versions arriving out of order with
+a lower severity never alert again. Batches are processed one by one, so which alerts are sent does
+not depend on how often the sensor runs. Sample findings never alert, archived versions (archived
+by an analyst or a suppression rule, as the API backfill delivers them) never alert, and neither do
+versions last updated longer ago than a maximum age (a backfill of old history must not page
+anyone).
 
 Delivery is at least once: the state is written after each batch and whenever a send fails, so
 only a crash between a send and that write can repeat an alert.
@@ -43,8 +45,9 @@ logger = logging.getLogger(__name__)
 
 ALERT_STATE_KEY = "_alerts/state.json"
 ALERT_SEVERITY_THRESHOLD = 7.0
-# Only these labels alert; the rank orders them for escalations.
-ALERT_LEVELS = {"High": 1, "Critical": 2}
+# Only High and Critical alert; Medium is remembered so that its rise is reported as an escalation.
+ALERT_LEVELS = {"Medium": 0, "High": 1, "Critical": 2}
+ESCALATION_FROM_THRESHOLD = 4.0
 SNS_SUBJECT_MAX_CHARS = 99
 # GuardDuty deletes a finding 90 days after its last update; state older than this is dead weight.
 STATE_RETENTION = timedelta(days=120)
@@ -110,6 +113,11 @@ class AlertState:
 
     def record(self, finding_id: str, label: str, updated_at: str) -> None:
         self.alerted[finding_id] = {"label": label, "updated_at": updated_at}
+
+    def remember_medium(self, finding_id: str, updated_at: str) -> None:
+        """Note a finding seen at Medium, so that reaching High is an escalation, not new."""
+        if finding_id not in self.alerted:
+            self.record(finding_id, "Medium", updated_at)
 
     def touch(self, finding_id: str, updated_at: str) -> None:
         entry = self.alerted.get(finding_id)
@@ -200,6 +208,12 @@ def is_sample(finding: dict[str, Any]) -> bool:
     return isinstance(value, dict) and _is_true(value.get("sample"))
 
 
+def is_archived(finding: dict[str, Any]) -> bool:
+    """True for a version GuardDuty holds as archived (``service.archived``)."""
+    service = finding.get("service")
+    return isinstance(service, dict) and _is_true(service.get("archived"))
+
+
 def _is_true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
@@ -212,6 +226,7 @@ class AlertRun:
     alerts: list[Alert] = field(default_factory=list)
     versions_read: int = 0
     samples_ignored: int = 0
+    archived_ignored: int = 0
     too_old_ignored: int = 0
     # A committed batch whose files are not yet published; the next evaluation reads it.
     waiting_for_batch: str | None = None
@@ -278,18 +293,25 @@ def _alerts_for_batch(
     run: AlertRun,
 ) -> list[Alert]:
     strongest: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    seen_at_medium: list[tuple[str, str]] = []
     for version in versions:
         finding_id = version["finding_id"]
         updated_at = _iso(version["updated_at"])
         state.touch(finding_id, updated_at)
-        if version["severity"] < ALERT_SEVERITY_THRESHOLD:
+        if version["severity"] < ESCALATION_FROM_THRESHOLD:
+            continue
+        if version["updated_at"] < oldest_alertable.astimezone(UTC).replace(tzinfo=None):
+            run.too_old_ignored += version["severity"] >= ALERT_SEVERITY_THRESHOLD
             continue
         finding = json.loads(version["finding_json"])
         if is_sample(finding):
             run.samples_ignored += 1
             continue
-        if version["updated_at"] < oldest_alertable.astimezone(UTC).replace(tzinfo=None):
-            run.too_old_ignored += 1
+        if is_archived(finding):
+            run.archived_ignored += 1
+            continue
+        if version["severity"] < ALERT_SEVERITY_THRESHOLD:
+            seen_at_medium.append((finding_id, updated_at))
             continue
         current = strongest.get(finding_id)
         if current is None or (version["severity"], version["updated_at"]) > (
@@ -320,6 +342,9 @@ def _alerts_for_batch(
                 ingest_batch_id=batch_id,
             )
         )
+    # Remembered after this batch's alerts: a rise within one batch is reported as new.
+    for finding_id, updated_at in seen_at_medium:
+        state.remember_medium(finding_id, updated_at)
     return alerts
 
 
