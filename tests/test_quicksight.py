@@ -245,23 +245,48 @@ def test_polling_backs_off_exponentially_up_to_the_maximum_interval(client, stub
     assert fake_time.sleeps == [15, 30, 60, 60]
 
 
-def test_a_dataset_that_is_already_refreshing_is_skipped_without_starting_another(
-    client, stub, fake_time
-):
+def test_a_refresh_already_running_is_waited_for_then_this_run_refreshes(client, stub, fake_time):
+    # The running ingestion may have started before this run rebuilt the marts: following it
+    # alone would report stale data as refreshed.
     expect_list(stub, [completed("older-run"), ingestion("console-refresh", "RUNNING")])
+    expect_describe(stub, ingestion("console-refresh", "RUNNING"), ingestion_id="console-refresh")
+    expect_describe(stub, completed("console-refresh"), ingestion_id="console-refresh")
+    expect_create(stub)
+    expect_describe(stub, completed())
 
     result = refresh(client, fake_time)
 
-    assert result.skipped
-    assert result.ingestion_id == "console-refresh"
-    assert "already RUNNING" in result.message
+    assert result.status == "COMPLETED"
+    assert result.ingestion_id == INGESTION
+    assert "waited for ingestion console-refresh" in result.message
+    assert fake_time.sleeps == [15]
 
 
 @pytest.mark.parametrize("status", ["INITIALIZED", "QUEUED", "RUNNING"])
-def test_every_in_progress_status_counts_as_already_refreshing(client, stub, fake_time, status):
+def test_every_in_progress_status_is_waited_for(client, stub, fake_time, status):
     expect_list(stub, [ingestion("other", status)])
+    expect_describe(stub, ingestion("other", "FAILED"), ingestion_id="other")
+    expect_create(stub)
+    expect_describe(stub, completed())
 
-    assert refresh(client, fake_time).skipped
+    assert refresh(client, fake_time).status == "COMPLETED"
+
+
+def test_a_refresh_that_is_still_running_at_the_timeout_fails_as_not_refreshed_uncancelled(
+    client, stub, fake_time
+):
+    expect_list(stub, [ingestion("console-refresh", "RUNNING")])
+    for _ in range(3):
+        expect_describe(
+            stub, ingestion("console-refresh", "RUNNING"), ingestion_id="console-refresh"
+        )
+
+    with pytest.raises(RefreshTimedOut, match="not refreshed") as raised:
+        refresh(client, fake_time, timeout_seconds=40)
+
+    # Not this run's ingestion: it is left to finish, and nothing was created.
+    assert "console-refresh" in str(raised.value)
+    assert fake_time.sleeps == [15, 25]
 
 
 def test_resource_exists_on_create_describes_the_existing_ingestion_instead(

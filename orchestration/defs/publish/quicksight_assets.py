@@ -90,13 +90,12 @@ def _refresh_metadata(outcome: RefreshOutcome, marts: dict[str, str]) -> dict:
             continue
         metadata[f"{mart}.status"] = result.status
         metadata[f"{mart}.ingestion_id"] = result.ingestion_id or ""
-        if result.skipped:
+        if result.message:
             metadata[f"{mart}.message"] = result.message
-        else:
-            metadata[f"{mart}.rows_ingested"] = dg.MetadataValue.int(result.rows_ingested or 0)
-            metadata[f"{mart}.rows_dropped"] = dg.MetadataValue.int(result.rows_dropped or 0)
-            metadata[f"{mart}.seconds"] = dg.MetadataValue.int(result.seconds or 0)
-            metadata[f"{mart}.bytes"] = dg.MetadataValue.int(result.bytes or 0)
+        metadata[f"{mart}.rows_ingested"] = dg.MetadataValue.int(result.rows_ingested or 0)
+        metadata[f"{mart}.rows_dropped"] = dg.MetadataValue.int(result.rows_dropped or 0)
+        metadata[f"{mart}.seconds"] = dg.MetadataValue.int(result.seconds or 0)
+        metadata[f"{mart}.bytes"] = dg.MetadataValue.int(result.bytes or 0)
         rows.append(
             f"| {mart} | {result.status} | {result.rows_ingested or ''} | "
             f"{result.rows_dropped if result.rows_dropped is not None else ''} | "
@@ -113,7 +112,7 @@ def _refresh_metadata(outcome: RefreshOutcome, marts: dict[str, str]) -> dict:
     kinds={"quicksight"},
     description=(
         "A FULL_REFRESH SPICE ingestion of every mart dataset, within the edition's daily refresh "
-        "budget; skipped for a dataset that is already refreshing."
+        "budget; an ingestion already running is waited for first, since it may predate the marts."
     ),
 )
 def spice_refresh(
@@ -133,9 +132,6 @@ def spice_refresh(
         log=context.log,
     )
     metadata = _refresh_metadata(outcome, marts)
-    for result in outcome.results.values():
-        if result.skipped:
-            context.log.info("%s: %s", result.dataset_id, result.message)
     if outcome.failed:
         # Raised only now, so that every dataset got its chance to refresh.
         messages = [str(error) for error in outcome.errors.values()]

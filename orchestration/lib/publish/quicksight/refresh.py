@@ -3,8 +3,10 @@
 Refresh semantics, per dataset:
 
 1. ``ListIngestions`` (paginated) once. An ingestion already ``INITIALIZED``/``QUEUED``/``RUNNING``
-   means QuickSight is loading the table now: the dataset is skipped, because a second request
-   would only queue behind it and burn one of the day's refreshes.
+   (a console refresh, a schedule, another run) may have started before this run rebuilt the marts:
+   following it alone would report stale data as refreshed. So it is waited for, within the same
+   timeout, and then this run starts its own. Still running at the timeout: the dataset fails as
+   not refreshed, and the other ingestion is left to finish (it is not this run's to cancel).
 2. Budget: the ingestions created in the last 24 hours are counted against the edition's quota
    (8 STANDARD, 32 ENTERPRISE, per dataset, rolling). When the budget is used up the dataset
    **fails** (it is not skipped): a skipped refresh would leave dashboards silently stale, and an
@@ -129,10 +131,6 @@ class RefreshResult:
     message: str = ""
     warnings: tuple[str, ...] = ()
 
-    @property
-    def skipped(self) -> bool:
-        return self.status == "SKIPPED"
-
 
 @dataclass(frozen=True)
 class RefreshOutcome:
@@ -224,6 +222,7 @@ class _Refresh:
 
     def run(self) -> RefreshResult:
         started = self.options.clock()
+        deadline = started + self.options.timeout_seconds
         ingestions = self.list_ingestions()
         own = next((i for i in ingestions if i.get("IngestionId") == self.ingestion_id), None)
         if own is not None:
@@ -231,20 +230,9 @@ class _Refresh:
             self.log.info(
                 "%s: ingestion %s already exists, following it", self.dataset_id, self.ingestion_id
             )
-            return self.wait(started)
+            return self.wait(deadline)
         running = [i for i in ingestions if i.get("IngestionStatus") in IN_PROGRESS_STATUSES]
-        if running:
-            other = running[0]
-            return RefreshResult(
-                dataset_id=self.dataset_id,
-                status="SKIPPED",
-                ingestion_id=other.get("IngestionId"),
-                message=(
-                    f"skipped: ingestion {other.get('IngestionId')} is already "
-                    f"{other.get('IngestionStatus')}; a second request would only queue behind "
-                    "it and use one of the day's refreshes."
-                ),
-            )
+        message = "; ".join(self.wait_for_other(other, deadline) for other in running)
         self.check_budget(ingestions, started)
         try:
             self._call(
@@ -274,7 +262,27 @@ class _Refresh:
                 self.dataset_id,
                 self.ingestion_id,
             )
-        return self.wait(started)
+        return self.wait(deadline, message)
+
+    def wait_for_other(self, other: Mapping[str, Any], deadline: float) -> str:
+        other_id = other["IngestionId"]
+        self.log.info(
+            "%s: ingestion %s is %s; waiting for it before refreshing",
+            self.dataset_id,
+            other_id,
+            other.get("IngestionStatus"),
+        )
+        status = self.poll(other_id, deadline)["IngestionStatus"]
+        if status in IN_PROGRESS_STATUSES:
+            raise RefreshTimedOut(
+                f"{self.dataset_id}: not refreshed: ingestion {other_id}, not started by this "
+                f"run, is still {status} after {self.options.timeout_seconds:.0f}s, so this run's "
+                "refresh was never started and the dataset may hold data older than the marts. "
+                f"{other_id} is left to finish; rerun the asset after it.",
+                self.dataset_id,
+                other_id,
+            )
+        return f"waited for ingestion {other_id} ({status}) that was already running"
 
     def check_budget(self, ingestions: Sequence[Mapping[str, Any]], now: float) -> None:
         window_start = datetime.fromtimestamp(now, UTC) - REFRESH_WINDOW
@@ -296,9 +304,9 @@ class _Refresh:
                 self.dataset_id,
             )
 
-    def wait(self, started: float) -> RefreshResult:
+    def poll(self, ingestion_id: str, deadline: float) -> Mapping[str, Any]:
+        """Describe an ingestion, backing off, until it has ended or the deadline has passed."""
         options = self.options
-        deadline = started + options.timeout_seconds
         delay = options.poll_initial_seconds
         while True:
             ingestion = self._call(
@@ -306,21 +314,25 @@ class _Refresh:
                 lambda: self.client.describe_ingestion(
                     AwsAccountId=self.account_id,
                     DataSetId=self.dataset_id,
-                    IngestionId=self.ingestion_id,
+                    IngestionId=ingestion_id,
                 ),
             )["Ingestion"]
-            status = ingestion["IngestionStatus"]
-            if status == "COMPLETED":
-                return self.completed(ingestion)
-            if status in {"FAILED", "CANCELLED"}:
-                raise self.failed(ingestion)
             remaining = deadline - options.clock()
-            if remaining <= 0:
-                raise self.timed_out(status)
+            if ingestion["IngestionStatus"] not in IN_PROGRESS_STATUSES or remaining <= 0:
+                return ingestion
             options.sleep(min(delay, remaining))
             delay = min(delay * 2, options.poll_max_seconds)
 
-    def completed(self, ingestion: Mapping[str, Any]) -> RefreshResult:
+    def wait(self, deadline: float, message: str = "") -> RefreshResult:
+        ingestion = self.poll(self.ingestion_id, deadline)
+        status = ingestion["IngestionStatus"]
+        if status == "COMPLETED":
+            return self.completed(ingestion, message)
+        if status in IN_PROGRESS_STATUSES:
+            raise self.timed_out(status)
+        raise self.failed(ingestion)
+
+    def completed(self, ingestion: Mapping[str, Any], message: str) -> RefreshResult:
         rows = ingestion.get("RowInfo") or {}
         dropped = rows.get("RowsDropped") or 0
         warnings = ()
@@ -340,6 +352,7 @@ class _Refresh:
             rows_dropped=dropped,
             seconds=ingestion.get("IngestionTimeInSeconds"),
             bytes=ingestion.get("IngestionSizeInBytes"),
+            message=message,
             warnings=warnings,
         )
 
@@ -407,11 +420,13 @@ def refresh_dataset(
         log: a ``logging.Logger``-like object (Dagster's ``context.log`` works).
 
     Returns:
-        COMPLETED (rows ingested/dropped, seconds, bytes) or SKIPPED (one already running).
+        COMPLETED with rows ingested/dropped, seconds, bytes, and which ingestions were
+        waited for.
 
     Raises:
         RefreshQuotaExceeded: budget exhausted, or LimitExceededException from QuickSight.
-        RefreshTimedOut: not terminal in time; the ingestion was cancelled.
+        RefreshTimedOut: not terminal in time (this run's ingestion is cancelled), or another
+            ingestion was still running at the timeout (not refreshed).
         IngestionFailed: the ingestion ended FAILED or CANCELLED.
         QuickSightApiError: an API call failed for good.
     """
