@@ -10,6 +10,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +30,8 @@ class StoredObject:
     version: str
     # Set when the object must not be read (a symlink leaving the source root, a folder marker).
     refusal: str | None = None
+    # When the object was last written (S3 LastModified, a local file's mtime), timezone-aware UTC.
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,14 @@ class LocalStore:
             return StoredObject(
                 str(path), key, 0, "unreadable", f"cannot stat file: {error.strerror}"
             )
-        return StoredObject(str(path), key, stat.st_size, str(stat.st_mtime_ns), refusal)
+        return StoredObject(
+            str(path),
+            key,
+            stat.st_size,
+            str(stat.st_mtime_ns),
+            refusal,
+            datetime.fromtimestamp(stat.st_mtime_ns / 1e9, UTC),
+        )
 
     def read(self, key: str) -> bytes:
         path = self._confined(key)
@@ -198,6 +208,7 @@ class S3Store:
             size=item["Size"],
             version=item.get("ETag", "").strip('"'),
             refusal=refusal,
+            last_modified=item["LastModified"].astimezone(UTC) if "LastModified" in item else None,
         )
 
     def read(self, key: str) -> bytes:
