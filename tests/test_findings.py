@@ -2,6 +2,7 @@
 
 import gzip
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -249,3 +250,153 @@ class TestQuirks:
 def test_severity_rejects_values_that_are_not_numbers(value):
     with pytest.raises(Rejection):
         parse_severity(value)
+
+
+INGESTED_AT = datetime(2026, 10, 2, 12, 0, tzinfo=UTC)
+
+
+class TestTimestampBounds:
+    """updatedAt and createdAt must lie between GuardDuty's launch and the ingest (+15 minutes)."""
+
+    @pytest.mark.parametrize(
+        ("field", "value", "reason"),
+        [
+            ("updatedAt", "2026-10-02T12:15:01Z", "more than 15 minutes after the ingest time"),
+            ("createdAt", "2026-10-02T14:00:00+02:00", None),
+            ("updatedAt", "2099-01-01T00:00:00Z", "more than 15 minutes after the ingest time"),
+            ("createdAt", "2099-01-01T00:00:00Z", "more than 15 minutes after the ingest time"),
+            ("updatedAt", "2017-10-31T23:59:59Z", "before GuardDuty existed (2017-11-01)"),
+            ("createdAt", "1999-01-01T00:00:00Z", "before GuardDuty existed (2017-11-01)"),
+        ],
+    )
+    def test_a_time_after_the_ingest_or_before_guardduty_is_quarantined_with_that_reason(
+        self, field, value, reason
+    ):
+        times = {"createdAt": "2026-10-01T10:00:00Z", "updatedAt": "2026-10-02T11:00:00Z"}
+        finding = a_finding(**{**times, field: value})
+
+        result = parse_object("f.json", to_bytes(finding), ingested_at=INGESTED_AT)
+
+        if reason is None:
+            assert result.status == "ingested", result.quarantined
+        else:
+            (entry,) = result.quarantined
+            assert result.status == "quarantined"
+            assert f"'{field}'" in entry.reason and reason in entry.reason
+
+    def test_up_to_15_minutes_of_clock_skew_is_accepted(self):
+        finding = a_finding(updatedAt="2026-10-02T12:15:00Z")
+
+        result = parse_object("f.json", to_bytes(finding), ingested_at=INGESTED_AT)
+
+        assert only_finding(result).updated_at == datetime(2026, 10, 2, 12, 15)
+
+    def test_without_an_ingest_time_the_bound_is_now(self):
+        assert parse_object(
+            "f.json", to_bytes(a_finding(updatedAt="2099-01-01T00:00:00Z"))
+        ).status == ("quarantined")
+        assert parse_object(
+            "f.json", to_bytes(a_finding(createdAt="2016-01-01T00:00:00Z"))
+        ).status == ("quarantined")
+
+    def test_one_bad_time_in_a_page_quarantines_only_that_element(self):
+        page = {
+            "findings": [a_finding(id="ok"), a_finding(id="late", updatedAt="2030-01-01T00:00:00Z")]
+        }
+
+        result = parse_object("p.json", to_bytes(page), ingested_at=INGESTED_AT)
+
+        assert [f.finding_id for f in result.findings] == ["ok"]
+        assert result.quarantined[0].reason.startswith("element 1 of 'findings': 'updatedAt'")
+
+
+class TestRecordIndex:
+    def test_two_bad_elements_of_one_page_are_distinct_quarantine_records(self):
+        page = [a_finding(id="good"), a_finding(severity="high"), a_finding(severity=11)]
+
+        result = parse_object("a.json", to_bytes(page))
+
+        assert [f.finding_id for f in result.findings] == ["good"]
+        assert [(q.line_number, q.record_index) for q in result.quarantined] == [
+            (None, 1),
+            (None, 2),
+        ]
+
+    def test_elements_that_are_not_objects_carry_their_index(self):
+        result = parse_object("p.json", to_bytes({"Findings": [a_finding(), "x", 3]}))
+
+        assert [q.record_index for q in result.quarantined] == [1, 2]
+
+    def test_a_json_lines_record_keeps_its_line_and_an_array_line_adds_the_index(self):
+        data = jsonl_gz([a_finding(id="a"), [a_finding(id="b"), {"id": 1}], b'{"broken'])
+
+        result = parse_object("x.jsonl.gz", data)
+
+        assert [f.finding_id for f in result.findings] == ["a", "b"]
+        assert [(q.line_number, q.record_index) for q in result.quarantined] == [(2, 1), (3, None)]
+
+    def test_a_whole_object_has_neither_line_nor_index(self):
+        (entry,) = parse_object("bad.json", b"not json").quarantined
+
+        assert (entry.line_number, entry.record_index) == (None, None)
+
+
+LAST_MODIFIED = datetime(2026, 10, 2, 13, 30, 0, tzinfo=UTC)
+
+
+class TestObservedAt:
+    """When each copy was observed, so that differing copies of one version can be ordered."""
+
+    def test_an_eventbridge_copy_is_observed_at_the_envelope_time(self):
+        event = eventbridge_event(a_finding())
+        event["time"] = "2026-10-02T11:05:10Z"
+
+        result = parse_object("e.json", to_bytes(event), last_modified=LAST_MODIFIED)
+
+        assert only_finding(result).observed_at == datetime(2026, 10, 2, 11, 5, 10)
+
+    def test_a_backfill_page_copy_is_observed_at_its_capture_time(self):
+        page = {"Findings": [a_finding()], "capturedAt": "2026-10-02T12:00:00.250Z"}
+
+        result = parse_object("guardduty-api/p.json", to_bytes(page), last_modified=LAST_MODIFIED)
+
+        assert only_finding(result).observed_at == datetime(2026, 10, 2, 12, 0, 0, 250000)
+
+    def test_an_export_copy_an_old_page_or_a_bare_finding_is_observed_at_last_modified(self):
+        export = "AWSLogs/012345678901/GuardDuty/eu-west-1/2026/10/02/u.jsonl.gz"
+        for name, data in (
+            (export, jsonl_gz([a_finding()])),
+            ("guardduty-api/old.json", to_bytes({"Findings": [a_finding()]})),
+            ("f.json", to_bytes(a_finding())),
+        ):
+            result = parse_object(name, data, last_modified=LAST_MODIFIED)
+            assert only_finding(result).observed_at == datetime(2026, 10, 2, 13, 30)
+
+    def test_without_any_record_of_it_the_observation_time_is_unknown(self):
+        assert only_finding(parse_object("f.json", to_bytes(a_finding()))).observed_at is None
+
+    @pytest.mark.parametrize(
+        ("time", "reason"),
+        [
+            ("soon", "EventBridge 'time' 'soon' is not an ISO-8601 timestamp"),
+            (12, "EventBridge 'time' is a number"),
+            ("2099-01-01T00:00:00Z", "more than 15 minutes after the ingest time"),
+        ],
+    )
+    def test_an_unusable_envelope_time_quarantines_the_event(self, time, reason):
+        event = eventbridge_event(a_finding())
+        event["time"] = time
+
+        result = parse_object("e.json", to_bytes(event), ingested_at=INGESTED_AT)
+
+        assert result.status == "quarantined"
+        assert reason in result.quarantined[0].reason
+
+    def test_an_unusable_capture_time_quarantines_the_page(self):
+        page = {"Findings": [a_finding(), a_finding(id="b")], "capturedAt": "1999-01-01T00:00:00Z"}
+
+        result = parse_object("p.json", to_bytes(page), ingested_at=INGESTED_AT)
+
+        (entry,) = result.quarantined
+        assert entry.reason.startswith("page: capturedAt")
+        assert "before GuardDuty existed" in entry.reason

@@ -4,6 +4,10 @@ Every accepted input form of the data contract is recognised per object, and per
 Lines: EventBridge events, GuardDuty's native export (``.jsonl.gz``), bare findings and arrays, and
 GetFindings pages in camelCase or boto3/CLI PascalCase. Nothing is dropped silently: each record is
 a finding, a skip (valid JSON that is not a finding) or a quarantine entry with a reason.
+
+Each finding carries when this copy of it was observed: the EventBridge envelope's ``time``, the
+``capturedAt`` of an API backfill page, or else the object's last modification. Copies of one
+version that differ (archived or not) are ordered by it downstream.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import math
 import re
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -30,6 +34,11 @@ _FINDING_KEYS = frozenset({"schemaVersion", "accountId", "arn", "type", "severit
 _PASCAL_FINDING_KEYS = frozenset({"SchemaVersion", "AccountId", "Arn", "Type", "Severity", "Id"})
 _EXPORT_PATH = re.compile(r"AWSLogs/(\d{12})/GuardDuty/([a-z0-9-]+)/")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# Nothing GuardDuty wrote can predate its launch; a time later than the ingest, beyond clock skew,
+# is invented, and would otherwise pass for the newest data in every freshness measure.
+GUARDDUTY_LAUNCH = datetime(2017, 11, 1)
+MAX_CLOCK_SKEW = timedelta(minutes=15)
+CAPTURED_AT_KEY = "capturedAt"
 
 
 class Rejection(ValueError):
@@ -50,13 +59,20 @@ class Finding:
     event_count: int | None
     finding_json: str
     line_number: int | None
+    # When this copy was observed (naive UTC); None only when nothing records it.
+    observed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Quarantined:
+    """A record that is not a usable finding: a line (``line_number``, 1-based, JSON Lines) and/or
+    an element of an array or findings page (``record_index``, 0-based); both None for a whole
+    object."""
+
     line_number: int | None
     reason: str
     excerpt: str | None
+    record_index: int | None = None
 
 
 @dataclass
@@ -81,6 +97,15 @@ class ObjectResult:
         self.skip_reasons.clear()
         self.quarantined[:] = [Quarantined(None, reason, excerpt)]
 
+    def quarantine(
+        self,
+        line_number: int | None,
+        reason: str,
+        excerpt: str | None = None,
+        record_index: int | None = None,
+    ) -> None:
+        self.quarantined.append(Quarantined(line_number, reason, excerpt, record_index))
+
 
 @dataclass(frozen=True)
 class ReadLimits:
@@ -90,14 +115,29 @@ class ReadLimits:
 
 @dataclass(frozen=True)
 class _Context:
-    """Where a record came from (to fill account and region a finding lacks), and the limits."""
+    """Where a record came from (to fill account and region a finding lacks, and to date its
+    observation), when it is ingested (naive UTC), and the limits."""
 
     account_id: str | None = None
     region: str | None = None
     max_record_bytes: int = ReadLimits.max_record_bytes
+    ingested_at: datetime | None = None
+    observed_at: datetime | None = None
+
+    @property
+    def latest_plausible(self) -> datetime:
+        ingested_at = self.ingested_at or _naive_utc(datetime.now(UTC))
+        return ingested_at + MAX_CLOCK_SKEW
 
 
-def parse_object(name: str, data: bytes, limits: ReadLimits | None = None) -> ObjectResult:
+def parse_object(
+    name: str,
+    data: bytes,
+    limits: ReadLimits | None = None,
+    *,
+    ingested_at: datetime | None = None,
+    last_modified: datetime | None = None,
+) -> ObjectResult:
     """Read every record of one raw object.
 
     Args:
@@ -105,6 +145,11 @@ def parse_object(name: str, data: bytes, limits: ReadLimits | None = None) -> Ob
             export path are hints, the content decides.
         data: the object's bytes, possibly gzip-compressed.
         limits: size limits; a record or object beyond them is quarantined, never held whole.
+        ingested_at: the ingest's time (default now): a finding updated or created more than
+            15 minutes after it, or before GuardDuty's launch, is quarantined.
+        last_modified: the object's last modification (S3 LastModified, file mtime): the
+            observation time of findings whose record holds none (an export object, a bare
+            finding).
     """
     limits = limits or ReadLimits()
     result = ObjectResult()
@@ -113,7 +158,13 @@ def parse_object(name: str, data: bytes, limits: ReadLimits | None = None) -> Ob
         return result
     export_path = _EXPORT_PATH.search(name)
     account_id, region = export_path.groups() if export_path else (None, None)
-    context = _Context(account_id, region, limits.max_record_bytes)
+    context = _Context(
+        account_id,
+        region,
+        limits.max_record_bytes,
+        ingested_at=_naive_utc(ingested_at or datetime.now(UTC)),
+        observed_at=_naive_utc(last_modified) if last_modified else None,
+    )
     lower_name = name.lower().removesuffix(".gz")
     stream: io.BufferedIOBase = io.BytesIO(data)
     if data.startswith(_GZIP_MAGIC):
@@ -134,12 +185,8 @@ def _read_lines(
     total = 0
     for line_number, raw_line in _bounded_lines(stream, limits.max_record_bytes):
         if raw_line is None:
-            result.quarantined.append(
-                Quarantined(
-                    line_number,
-                    f"line longer than the {limits.max_record_bytes} byte record limit",
-                    None,
-                )
+            result.quarantine(
+                line_number, f"line longer than the {limits.max_record_bytes} byte record limit"
             )
             total += limits.max_record_bytes
             continue
@@ -205,7 +252,7 @@ def _read_record(
     try:
         value = _loads(raw)
     except Rejection as error:
-        result.quarantined.append(Quarantined(line_number, str(error), _excerpt(raw)))
+        result.quarantine(line_number, str(error), _excerpt(raw))
         return
     _read_value(value, line_number, result, context)
 
@@ -218,9 +265,7 @@ def _read_value(
         _read_finding_list(value, "array", line_number, result, context)
         return
     if not isinstance(value, dict):
-        result.quarantined.append(
-            Quarantined(line_number, f"{_json_type(value)} is not a finding object", None)
-        )
+        result.quarantine(line_number, f"{_json_type(value)} is not a finding object")
         return
     if "detail-type" in value or ("detail" in value and "source" in value):
         _read_event(value, line_number, result, context)
@@ -233,15 +278,18 @@ def _read_value(
         if key in value and not _looks_like_finding(value):
             findings = value[key]
             if not isinstance(findings, list):
-                result.quarantined.append(
-                    Quarantined(line_number, f"'{key}' is {_json_type(findings)}, not a list", None)
-                )
+                result.quarantine(line_number, f"'{key}' is {_json_type(findings)}, not a list")
                 return
             if not findings:
                 result.skipped_records += 1
                 result.skip_reasons.append(f"empty '{key}' page")
                 return
-            _read_finding_list(findings, f"'{key}'", line_number, result, context)
+            try:
+                page_context = _observed(context, value.get(CAPTURED_AT_KEY), CAPTURED_AT_KEY)
+            except Rejection as error:
+                result.quarantine(line_number, f"page: {error}", _excerpt_value(value))
+                return
+            _read_finding_list(findings, f"'{key}'", line_number, result, page_context)
             return
     if _looks_like_finding(value):
         _accept_finding(value, line_number, None, result, context)
@@ -260,20 +308,34 @@ def _read_event(
         return
     detail = event.get("detail")
     if not isinstance(detail, dict):
-        result.quarantined.append(
-            Quarantined(
-                line_number,
-                f"EventBridge 'detail' is {_json_type(detail)}, not a finding object",
-                None,
-            )
+        result.quarantine(
+            line_number, f"EventBridge 'detail' is {_json_type(detail)}, not a finding object"
         )
         return
-    envelope_context = _Context(
-        account_id=_string_or_none(event.get("account")) or context.account_id,
-        region=_string_or_none(event.get("region")) or context.region,
-        max_record_bytes=context.max_record_bytes,
-    )
+    try:
+        envelope_context = replace(
+            _observed(context, event.get("time"), "EventBridge 'time'"),
+            account_id=_string_or_none(event.get("account")) or context.account_id,
+            region=_string_or_none(event.get("region")) or context.region,
+        )
+    except Rejection as error:
+        result.quarantine(line_number, str(error), _excerpt_value(event))
+        return
     _accept_finding(detail, line_number, None, result, envelope_context)
+
+
+def _observed(context: _Context, value: Any, name: str) -> _Context:
+    """``context`` with the observation time a record states (absent: the object's)."""
+    if value is None:
+        return context
+    if not isinstance(value, str):
+        raise Rejection(f"{name} is {_json_type(value)}, not an ISO-8601 timestamp")
+    try:
+        observed_at = parse_timestamp(value)
+    except ValueError as error:
+        raise Rejection(f"{name} {_short(value)} is not an ISO-8601 timestamp") from error
+    _check_plausible(observed_at, name, context)
+    return replace(context, observed_at=observed_at)
 
 
 def _read_finding_list(
@@ -286,25 +348,27 @@ def _read_finding_list(
     for index, finding in enumerate(findings):
         where = f"element {index} of {container}"
         if not isinstance(finding, dict):
-            result.quarantined.append(
-                Quarantined(line_number, f"{where}: {_json_type(finding)} is not a finding", None)
+            result.quarantine(
+                line_number, f"{where}: {_json_type(finding)} is not a finding", None, index
             )
             continue
-        _accept_finding(finding, line_number, where, result, context)
+        _accept_finding(finding, line_number, (index, where), result, context)
 
 
 def _accept_finding(
     finding: dict[str, Any],
     line_number: int | None,
-    where: str | None,
+    element: tuple[int, str] | None,
     result: ObjectResult,
     context: _Context,
 ) -> None:
+    """Add the finding, or quarantine it; ``element`` is its (index, description) in a list."""
     try:
         result.findings.append(to_finding(finding, line_number, context))
     except Rejection as error:
+        index, where = element if element else (None, None)
         reason = f"{where}: {error}" if where else str(error)
-        result.quarantined.append(Quarantined(line_number, reason, _excerpt_value(finding)))
+        result.quarantine(line_number, reason, _excerpt_value(finding), index)
 
 
 def to_finding(
@@ -320,8 +384,8 @@ def to_finding(
         finding = pascal_to_camel(finding)
     finding_id = _required_string(finding, "id")
     finding_type = _required_string(finding, "type")
-    updated_at = _required_timestamp(finding, "updatedAt")
-    created_at = _required_timestamp(finding, "createdAt")
+    updated_at = _required_timestamp(finding, "updatedAt", context)
+    created_at = _required_timestamp(finding, "createdAt", context)
     severity = parse_severity(finding.get("severity"))
     service = finding.get("service")
     if service is not None and not isinstance(service, dict):
@@ -356,6 +420,7 @@ def to_finding(
         event_count=event_count,
         finding_json=finding_json,
         line_number=line_number,
+        observed_at=context.observed_at,
     )
 
 
@@ -412,16 +477,39 @@ def parse_timestamp(value: str) -> datetime:
     return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
 
 
-def _required_timestamp(finding: dict[str, Any], key: str) -> datetime:
+def _required_timestamp(finding: dict[str, Any], key: str, context: _Context) -> datetime:
     value = finding.get(key)
     if value is None:
         raise Rejection(f"missing '{key}'")
     if not isinstance(value, str):
         raise Rejection(f"'{key}' is {_json_type(value)}, not an ISO-8601 timestamp")
     try:
-        return parse_timestamp(value)
+        moment = parse_timestamp(value)
     except ValueError as error:
         raise Rejection(f"'{key}' {_short(value)} is not an ISO-8601 timestamp") from error
+    _check_plausible(moment, f"'{key}'", context)
+    return moment
+
+
+def _check_plausible(moment: datetime, name: str, context: _Context) -> None:
+    if moment < GUARDDUTY_LAUNCH:
+        raise Rejection(
+            f"{name} {moment.isoformat()}Z is before GuardDuty existed "
+            f"({GUARDDUTY_LAUNCH.date().isoformat()})"
+        )
+    if moment > context.latest_plausible:
+        raise Rejection(
+            f"{name} {moment.isoformat()}Z is more than "
+            f"{MAX_CLOCK_SKEW.total_seconds() / 60:g} minutes after the ingest time "
+            f"{(context.latest_plausible - MAX_CLOCK_SKEW).isoformat()}Z"
+        )
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """Aware times converted to UTC; naive ones are taken as UTC already."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 def _required_string(finding: dict[str, Any], key: str) -> str:
