@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 # dbt, dagster and weed are found in the virtual environment without activating it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install lock run dev test lint format docs manifest check-athena bench bench-quick lambda-zip clean
+.PHONY: install lock run dev image test lint format docs manifest check-athena bench bench-quick lambda-zip clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,23 @@ lambda-zip: $(STAMP)
 	mkdir -p build
 	rm -f build/capture_lambda.zip
 	$(BIN)/python -m zipfile -c build/capture_lambda.zip capture_lambda/lambda_function.py
+
+# The production image, built with podman on a Debian bookworm base made by debootstrap (built once,
+# then reused: `podman rmi $(BASE_IMAGE)` to refresh it). Runs as root: debootstrap and podman's
+# chroot isolation need it. The build fails unless the code location loads for the athena target.
+BASE_IMAGE ?= localhost/guardduty-lake-base:bookworm
+IMAGE ?= localhost/guardduty-lake-dagster:latest
+# The host's CA store, seen by the build steps only (a proxy's CA is never baked into the image).
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+
+image: export CONTAINERS_CONF = $(CURDIR)/deploy/podman/containers.conf
+image:
+	deploy/podman/base-image.sh $(BASE_IMAGE)
+	podman build --isolation chroot --cgroup-manager cgroupfs \
+		--volume $(CA_BUNDLE):/etc/ssl/certs/ca-certificates.crt:ro \
+		--build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
+	podman image inspect --format '{{.Size}}' $(IMAGE) \
+		| awk '{ printf "$(IMAGE): %.0f MB\n", $$1 / 1e6 }'
 
 clean:
 	rm -rf data build dbt_project/target dbt_project/logs
