@@ -1,4 +1,4 @@
-"""The command line behind the Makefile: run, prepare, docs and check-athena."""
+"""The command line behind the Makefile: run, prepare, docs, check-athena and migrate-lake."""
 
 from __future__ import annotations
 
@@ -134,10 +134,32 @@ def docs(settings: Settings) -> None:
     print(f"dbt docs: {DBT_PROJECT_DIR / 'target' / 'static_index.html'}")
 
 
+def migrate_lake(settings: Settings, old_lake_uri: str) -> None:
+    """Convert a lake of the old Parquet layout into the configured Iceberg lake."""
+    import boto3
+
+    from orchestration.lib.lake.catalog import open_lake
+    from orchestration.lib.lake.migration import migrate_lake as convert
+    from orchestration.lib.lake.store import open_store
+
+    stats = convert(open_store(old_lake_uri, lambda: boto3.client("s3")), open_lake(settings))
+    print(f"Lake migration from {old_lake_uri} into {settings.lake_uri}: {stats}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orchestration", description=__doc__)
-    parser.add_argument("command", choices=["run", "prepare", "docs", "check-athena"])
-    command = parser.parse_args(argv).command
+    parser.add_argument(
+        "command", choices=["run", "prepare", "docs", "check-athena", "migrate-lake"]
+    )
+    parser.add_argument(
+        "--from",
+        dest="old_lake",
+        help="migrate-lake: the old Parquet lake (a folder or s3:// URI) to convert",
+    )
+    arguments = parser.parse_args(argv)
+    command = arguments.command
+    if command == "migrate-lake" and not arguments.old_lake:
+        parser.error("migrate-lake needs --from <old lake folder or s3:// URI>")
     settings = get_settings()
     export_for_dbt(settings)
     if command == "run":
@@ -150,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         from tools.athena_check import main as check_athena
 
         return check_athena()
+    elif command == "migrate-lake":
+        migrate_lake(settings, arguments.old_lake)
     return 0
 
 
