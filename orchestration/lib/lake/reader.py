@@ -1,0 +1,220 @@
+"""Reading the lake: the one module that knows how, for dbt on DuckDB, alerts, health and reports.
+
+A reader pins one snapshot per table, the ledger first: a findings or quarantine row is visible
+only when its (ingest_batch_id, source_uri) is in the pinned ledger, and every batch in that
+ledger had its findings and quarantine rows committed before its ledger rows. So a reader never
+sees part of a batch, whatever commits while it reads.
+
+DuckDB 2 has no Iceberg reader offline, so dbt's DuckDB target reads views over the data files of
+the pinned snapshots (``create_duckdb_views``); a table with delete files or an evolved schema is
+refused rather than read wrongly. Athena reads the Iceberg tables through Glue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import unquote, urlparse
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import (
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    GreaterThanOrEqual,
+    In,
+    IsNull,
+)
+from pyiceberg.table import Table
+from pyiceberg.types import DateType, DoubleType, LongType, StringType, TimestampType
+
+from orchestration.lib.environment import validate_sql_identifier
+from orchestration.lib.lake import tables
+from orchestration.lib.lake.catalog import Lake
+
+# (source_uri, object_size, object_version): an object as listed, and as the ledger records it.
+ObjectKey = tuple[str, int, str]
+
+ALL_ROWS: BooleanExpression = AlwaysTrue()
+PIN_ORDER = (tables.LEDGER, tables.FINDINGS, tables.QUARANTINE)
+_DUCKDB_TYPES = {
+    StringType: "varchar",
+    DoubleType: "double",
+    LongType: "bigint",
+    TimestampType: "timestamp",
+    DateType: "date",
+}
+
+
+class LakeReadError(RuntimeError):
+    """The lake holds something this reader cannot read faithfully."""
+
+
+@dataclass(frozen=True)
+class PinnedTable:
+    name: str
+    table: Table
+    snapshot_id: int | None
+
+    def scan(
+        self, columns: Collection[str] | None = None, row_filter: BooleanExpression = ALL_ROWS
+    ) -> pa.Table:
+        """Rows of the pinned snapshot (all of them, visible or not)."""
+        selected = tuple(columns) if columns else ("*",)
+        if self.snapshot_id is None:
+            empty = tables.arrow_schema(self.name).empty_table()
+            return empty if selected == ("*",) else empty.select(list(selected))
+        return self.table.scan(
+            row_filter=row_filter, selected_fields=selected, snapshot_id=self.snapshot_id
+        ).to_arrow()
+
+    def data_files(self) -> list[str]:
+        if self.snapshot_id is None:
+            return []
+        files = []
+        for task in self.table.scan(snapshot_id=self.snapshot_id).plan_files():
+            if task.delete_files:
+                raise LakeReadError(
+                    f"lake table {self.name} has delete files (row-level deletes); this reader "
+                    "only reads append-only tables. Compact the table first."
+                )
+            files.append(task.file.file_path)
+        return files
+
+
+@dataclass(frozen=True)
+class PinnedLake:
+    """One snapshot of each lake table, fixed for the whole of a read."""
+
+    tables: Mapping[str, PinnedTable]
+
+    @property
+    def snapshot_ids(self) -> dict[str, int | None]:
+        return {name: pinned.snapshot_id for name, pinned in self.tables.items()}
+
+    def ledger(
+        self, columns: Collection[str] | None = None, row_filter: BooleanExpression = ALL_ROWS
+    ) -> pa.Table:
+        return self.tables[tables.LEDGER].scan(columns, row_filter)
+
+    def visible(
+        self,
+        name: str,
+        columns: Collection[str] | None = None,
+        row_filter: BooleanExpression = ALL_ROWS,
+        batches: Collection[str] | None = None,
+    ) -> pa.Table:
+        """Committed rows of the findings or quarantine table.
+
+        ``batches``: only the rows of these ingest batches (read from files holding them only).
+        """
+        if batches is not None:
+            if not batches:
+                return self.tables[name].scan(columns).slice(0, 0)
+            row_filter = And(row_filter, In("ingest_batch_id", set(batches)))
+        wanted = list(columns) if columns else tables.arrow_schema(name).names
+        scanned = self.tables[name].scan(
+            list(dict.fromkeys([*wanted, "ingest_batch_id", "source_uri"])), row_filter
+        )
+        committed = self.ledger(
+            ["ingest_batch_id", "source_uri"],
+            In("ingest_batch_id", set(batches)) if batches is not None else AlwaysTrue(),
+        )
+        keep = pc.is_in(_batch_and_source(scanned), value_set=_batch_and_source(committed))
+        return scanned.filter(keep).select(wanted)
+
+    def create_duckdb_views(self, connection, schema: str) -> None:
+        """Views named after the tables over the pinned snapshots' data files, in ``schema``."""
+        validate_sql_identifier(schema, "DuckDB schema of the lake views")
+        connection.execute(f'create schema if not exists "{schema}"')
+        for name, pinned in self.tables.items():
+            columns = [
+                (field.name, _DUCKDB_TYPES[type(field.field_type)])
+                for field in tables.SCHEMAS[name].fields
+            ]
+            files = [_local_path(path) for path in pinned.data_files()]
+            if files:
+                selected = ", ".join(
+                    f'cast("{column}" as {kind}) as "{column}"' for column, kind in columns
+                )
+                listed = ", ".join(_sql_string(path) for path in files)
+                # Column names come from tables.py; file paths are quoted by _sql_string.
+                body = f"select {selected} from read_parquet([{listed}])"  # noqa: S608
+            else:
+                nulls = ", ".join(f'cast(null as {kind}) as "{column}"' for column, kind in columns)
+                body = f"select {nulls} where false"
+            connection.execute(f'create or replace view "{schema}"."{name}" as {body}')
+
+
+def pin(lake: Lake, snapshot_ids: Mapping[str, int | None] | None = None) -> PinnedLake:
+    """Pin the current snapshots (the ledger first), or the given ones (time travel)."""
+    pinned = {}
+    for name in PIN_ORDER:
+        table = lake.table(name)
+        if len(table.metadata.schemas) > 1:
+            raise LakeReadError(
+                f"lake table {name} has an evolved schema; this reader expects the schema in "
+                "orchestration/lib/lake/tables.py."
+            )
+        if snapshot_ids is not None:
+            snapshot_id = snapshot_ids.get(name)
+            if snapshot_id is not None and table.snapshot_by_id(snapshot_id) is None:
+                raise LakeReadError(
+                    f"snapshot {snapshot_id} of lake table {name} no longer exists (expired)."
+                )
+        else:
+            current = table.current_snapshot()
+            snapshot_id = current.snapshot_id if current else None
+        pinned[name] = PinnedTable(name, table, snapshot_id)
+    return PinnedLake(pinned)
+
+
+def ledger_keys(
+    source: Lake | Table, since: date | None = None, ingested_since: date | None = None
+) -> set[ObjectKey]:
+    """The objects in the ledger's current snapshot, reading only the partitions that can hold them.
+
+    Args:
+        since: only objects whose key date (``object_date``) is on or after it, and undated ones.
+        ingested_since: only objects committed on or after this date (file statistics prune).
+    """
+    ledger = source.table(tables.LEDGER) if isinstance(source, Lake) else source
+    if ledger.current_snapshot() is None:
+        return set()
+    selected = ("source_uri", "object_size", "object_version")
+    recent = GreaterThanOrEqual("ingested_date", ingested_since) if ingested_since else ALL_ROWS
+    if since is None:
+        rows = ledger.scan(row_filter=recent, selected_fields=selected).to_arrow()
+    else:
+        # Two scans, not an Or: pyiceberg 0.12 fails to evaluate `>=` on the null partition.
+        rows = pa.concat_tables(
+            ledger.scan(row_filter=And(partition, recent), selected_fields=selected).to_arrow()
+            for partition in (GreaterThanOrEqual("object_date", since), IsNull("object_date"))
+        )
+    return set(
+        zip(
+            rows.column("source_uri").to_pylist(),
+            rows.column("object_size").to_pylist(),
+            rows.column("object_version").to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def _batch_and_source(rows: pa.Table) -> pa.Array:
+    return pc.binary_join_element_wise(
+        rows.column("ingest_batch_id").cast(pa.large_string()),
+        rows.column("source_uri").cast(pa.large_string()),
+        pa.scalar("\x00", pa.large_string()),
+    )
+
+
+def _local_path(location: str) -> str:
+    parsed = urlparse(location)
+    return unquote(parsed.path) if parsed.scheme == "file" else location
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
