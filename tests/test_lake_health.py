@@ -15,6 +15,7 @@ from orchestration.lib.audit.lake_health import (
     silent_sources,
 )
 from orchestration.lib.aws.guardduty import ApiCaller, GuardDutyResource
+from orchestration.lib.ingest import parsing
 from orchestration.lib.ingest.runner import run_ingest
 from orchestration.lib.lake.store import LocalStore
 
@@ -22,13 +23,27 @@ ACCOUNT_A, ACCOUNT_B = "111111111111", "222222222222"
 _objects = count()
 
 
-def ingest(root, *findings: dict) -> LocalStore:
-    """Ingest ``findings`` (one EventBridge object each) into the lake under ``root``."""
+def ingest(root, *findings: dict, at: datetime | None = None) -> LocalStore:
+    """Ingest ``findings`` (one EventBridge object each) into the lake under ``root``, at ``at``
+    (default: just after the newest ``updatedAt``)."""
+    at = at or max(_utc(finding["updatedAt"]) for finding in findings) + timedelta(minutes=5)
     source, lake = LocalStore(root / "raw"), LocalStore(root / "lake")
     for finding in findings:
-        source.write(f"events/{next(_objects)}.json", to_bytes(eventbridge_event(finding)))
-    run_ingest(source, lake)
+        event = {**eventbridge_event(finding), "time": finding["updatedAt"]}
+        source.write(f"events/{next(_objects)}.json", to_bytes(event))
+    run_ingest(source, lake, clock=lambda: at)
     return lake
+
+
+def ingest_into_a_legacy_lake(root, *findings: dict, at: datetime) -> LocalStore:
+    """Ingest as before times were bounded at ingest, so the lake may hold an invented time."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parsing, "MAX_CLOCK_SKEW", timedelta(days=365 * 200))
+        return ingest(root, *findings, at=at)
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def version(
@@ -94,6 +109,23 @@ class TestSilentSources:
     def test_an_empty_lake_has_no_silent_source(self, tmp_path):
         assert silent_sources(LocalStore(tmp_path / "lake"), timedelta(hours=48)).passed
 
+    def test_a_version_dated_in_the_future_does_not_make_every_real_source_silent(self, tmp_path):
+        ingest(
+            tmp_path,
+            version("a1", "2026-10-05T12:00:00Z", account=ACCOUNT_A),
+            version("b1", "2026-10-05T08:00:00Z", account=ACCOUNT_B),
+        )
+        ingest_into_a_legacy_lake(
+            tmp_path,
+            version("bogus", "2099-01-01T00:00:00Z", account="333333333333"),
+            at=datetime(2026, 10, 5, 13, tzinfo=UTC),
+        )
+
+        outcome = silent_sources(LocalStore(tmp_path / "lake"), timedelta(hours=48))
+
+        assert outcome.passed, outcome.metadata["silent_sources"]
+        assert outcome.metadata["newest_finding_updated_at"] == "2026-10-05T12:00:00+00:00"
+
 
 class TestLakeStaleness:
     def test_a_lake_updated_within_the_maximum_age_passes(self, tmp_path):
@@ -115,6 +147,37 @@ class TestLakeStaleness:
         assert not outcome.passed
         assert outcome.metadata["age_hours"] == 38.0
         assert outcome.metadata["max_age_hours"] == 36.0
+
+    def test_a_version_dated_in_the_future_does_not_make_a_stale_lake_fresh(self, tmp_path):
+        ten_days_ago = datetime(2026, 10, 5, 12, tzinfo=UTC)
+        ingest(tmp_path, version("a1", "2026-10-05T11:00:00Z"), at=ten_days_ago)
+        ingest_into_a_legacy_lake(
+            tmp_path, version("bogus", "2099-01-01T00:00:00Z"), at=ten_days_ago
+        )
+
+        outcome = lake_staleness(
+            LocalStore(tmp_path / "lake"),
+            datetime(2026, 10, 15, 12, tzinfo=UTC),
+            timedelta(hours=36),
+        )
+
+        assert not outcome.passed
+        assert outcome.metadata["newest_finding_updated_at"] == "2026-10-05T11:00:00+00:00"
+        assert outcome.metadata["age_hours"] == 241.0
+        assert outcome.metadata["ingest_age_hours"] == 240.0
+
+    def test_freshness_is_also_measured_from_the_last_ingest(self, tmp_path):
+        lake = ingest(
+            tmp_path,
+            version("a1", "2026-10-05T02:00:00Z"),
+            at=datetime(2026, 10, 5, 3, tzinfo=UTC),
+        )
+
+        outcome = lake_staleness(lake, datetime(2026, 10, 5, 12, tzinfo=UTC), timedelta(hours=36))
+
+        assert outcome.passed
+        assert outcome.metadata["newest_ingested_at"] == "2026-10-05T03:00:00+00:00"
+        assert outcome.metadata["ingest_age_hours"] == 9.0
 
     def test_an_empty_lake_is_not_fresh(self, tmp_path):
         outcome = lake_staleness(

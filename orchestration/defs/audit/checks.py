@@ -55,7 +55,8 @@ def findings_sources_reporting(s3: S3Resource) -> dg.AssetCheckResult:
 @dg.asset_check(
     asset=LAKE_FINDINGS,
     description=(
-        "The newest finding version in the lake (newest updated_date partition) is at most "
+        "The newest committed ingest batch, and the newest finding version updated by now "
+        "(versions dated after their own ingest are ignored), are at most "
         "GUARDDUTY_MAX_LAKE_AGE_HOURS (36) old."
     ),
 )

@@ -6,7 +6,12 @@ asset checks in ``orchestration/defs/audit/checks.py`` turn into check results:
 - ``silent_sources``: did an (account, region) that was reporting stop? Measured against the
   newest data in the lake, not the clock, so a stalled pipeline does not make every source look
   silent (that is ``lake_staleness``'s job).
-- ``lake_staleness``: is the newest finding version in the lake older than expected?
+- ``lake_staleness``: did the last ingest, or the newest finding version, happen too long ago?
+
+A version whose ``updatedAt`` lies after its own ingest (beyond clock skew) holds an invented time.
+The ingest quarantines such versions; a lake written before that rule may still hold some, and
+neither measure counts them, so one finding dated 2099 can neither make a stale lake look fresh nor
+make every real source look silent.
 - ``reconcile_with_guardduty``: do the lake's current findings of the last days match GuardDuty's
   own counts per severity label (``GetFindingsStatistics``)?
 
@@ -34,6 +39,7 @@ from orchestration.lib.aws.guardduty import (
     finding_counts_by_severity_label,
     list_detector_ids,
 )
+from orchestration.lib.ingest.parsing import MAX_CLOCK_SKEW
 from orchestration.lib.lake import layout as layout
 from orchestration.lib.lake.store import ObjectStore
 
@@ -81,17 +87,45 @@ def _newest_updated_at(table: pa.Table) -> datetime | None:
     return _utc(pc.max(table["updated_at"]).as_py())
 
 
+def _plausible(table: pa.Table, now: datetime | None = None) -> pa.Table:
+    """The versions updated no later than their own ingest (plus clock skew), and than ``now``."""
+    unit = table.schema.field("ingested_at").type.unit
+    latest = pc.add(table["ingested_at"], pa.scalar(MAX_CLOCK_SKEW, pa.duration(unit)))
+    keep = pc.less_equal(table["updated_at"], latest)
+    if now is not None:
+        keep = pc.and_(keep, pc.less_equal(table["updated_at"], pa.scalar(_naive(now))))
+    return table.filter(keep)
+
+
+def newest_ingested_at(lake: ObjectStore) -> datetime | None:
+    """When the newest committed batch was ingested; None before the first."""
+    batches = sorted(
+        stored.key
+        for stored in lake.list(layout.LEDGER_DIR + "/")
+        if stored.key.endswith(".parquet")
+    )
+    if not batches:
+        return None
+    table = pq.read_table(io.BytesIO(lake.read(batches[-1])), columns=["ingested_at"])
+    return _utc(pc.max(table["ingested_at"]).as_py())
+
+
 def silent_sources(lake: ObjectStore, silence: timedelta) -> Outcome:
     """Fail when an (account, region) has no finding version within ``silence`` of the newest.
 
     Only sources that reported in the last 90 days of lake data (GuardDuty's retention) count.
     """
-    files = findings_files(lake)
+    ingested_at = newest_ingested_at(lake)
+    # No plausible version can sit in a partition after the newest ingest (plus skew).
+    last_day = (ingested_at + MAX_CLOCK_SKEW).date() if ingested_at else None
+    files = [(day, key) for day, key in findings_files(lake) if last_day and day <= last_day]
     since = files[-1][0] - SOURCE_LOOKBACK if files else None
-    table = read_columns(
-        lake,
-        (key for day, key in files if since is not None and day >= since),
-        ["account_id", "region", "updated_at"],
+    table = _plausible(
+        read_columns(
+            lake,
+            (key for day, key in files if since is not None and day >= since),
+            ["account_id", "region", "updated_at", "ingested_at"],
+        )
     )
     newest = _newest_updated_at(table)
     if newest is None:
@@ -126,25 +160,42 @@ def silent_sources(lake: ObjectStore, silence: timedelta) -> Outcome:
 
 
 def lake_staleness(lake: ObjectStore, now: datetime, max_age: timedelta) -> Outcome:
-    """Fail when the newest finding version in the lake is older than ``max_age`` at ``now``."""
-    files = findings_files(lake)
-    newest_day = files[-1][0] if files else None
-    table = read_columns(lake, (key for day, key in files if day == newest_day), ["updated_at"])
-    newest = _newest_updated_at(table)
-    if newest_day is None or newest is None:
+    """Fail when, at ``now``, the newest committed batch was ingested more than ``max_age`` ago
+    (the pipeline stopped), or the newest finding version updated by then is older than that
+    (the findings stopped arriving)."""
+    now = _utc(now)
+    ingested_at = newest_ingested_at(lake)
+    newest_day, newest = _newest_version_until(lake, now)
+    if ingested_at is None or newest_day is None or newest is None:
         return Outcome(
             False, {"status": "the lake holds no findings", "max_age_hours": _hours(max_age)}
         )
-    age = _utc(now) - newest
+    ingest_age, age = now - ingested_at, now - newest
     return Outcome(
-        passed=age <= max_age,
+        passed=ingest_age <= max_age and age <= max_age,
         metadata={
+            "newest_ingested_at": ingested_at.isoformat(),
+            "ingest_age_hours": round(ingest_age.total_seconds() / 3600, 1),
             "newest_partition": f"{layout.FINDINGS_PARTITION}={newest_day.isoformat()}",
             "newest_finding_updated_at": newest.isoformat(),
             "age_hours": round(age.total_seconds() / 3600, 1),
             "max_age_hours": _hours(max_age),
         },
     )
+
+
+def _newest_version_until(lake: ObjectStore, now: datetime) -> tuple[date | None, datetime | None]:
+    """The newest partition holding a plausible version updated by ``now``, and that version's
+    ``updated_at``; partitions are read newest first, one at a time."""
+    by_day: dict[date, list[str]] = {}
+    for day, key in findings_files(lake):
+        if day <= now.date():
+            by_day.setdefault(day, []).append(key)
+    for day in sorted(by_day, reverse=True):
+        table = _plausible(read_columns(lake, by_day[day], ["updated_at", "ingested_at"]), now)
+        if table.num_rows:
+            return day, _newest_updated_at(table)
+    return None, None
 
 
 def _hours(duration: timedelta) -> float:
@@ -222,12 +273,7 @@ def reconcile_with_guardduty(
     """
     caller = caller or ApiCaller()
     regions = list(regions)
-    files = findings_files(lake)
-    newest = None
-    if files:
-        newest = _newest_updated_at(
-            read_columns(lake, (key for day, key in files if day == files[-1][0]), ["updated_at"])
-        )
+    _, newest = _newest_version_until(lake, _utc(now))
     # End just after the newest version, which must count; never after the current time.
     end = min(_utc(now), newest + timedelta(milliseconds=1)) if newest else _utc(now)
     start = end - timedelta(days=days)
