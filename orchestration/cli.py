@@ -146,10 +146,33 @@ def migrate_lake(settings: Settings, old_lake_uri: str) -> None:
     print(f"Lake migration from {old_lake_uri} into {settings.lake_uri}: {stats}")
 
 
+def quicksight_dashboard(settings: Settings) -> int:
+    """Print the dashboard's CreateDashboard request as JSON, after the offline model checks."""
+    from orchestration.lib.publish.quicksight.dashboard import (
+        create_dashboard_request,
+        with_placeholders,
+    )
+    from orchestration.lib.publish.quicksight.marts import build_dataset_specs
+    from orchestration.lib.publish.quicksight.model_check import (
+        check_against_model,
+        check_references,
+    )
+
+    specs = build_dataset_specs(settings)
+    request = create_dashboard_request(with_placeholders(settings), specs)
+    print(json.dumps(request, indent=2))
+    problems = check_against_model("CreateDashboard", request)
+    problems += check_references(request["Definition"], specs)
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orchestration", description=__doc__)
     parser.add_argument(
-        "command", choices=["run", "prepare", "docs", "check-athena", "migrate-lake"]
+        "command",
+        choices=["run", "prepare", "docs", "check-athena", "migrate-lake", "quicksight-dashboard"],
     )
     parser.add_argument(
         "--from",
@@ -168,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare(settings)
     elif command == "docs":
         docs(settings)
+    elif command == "quicksight-dashboard":
+        return quicksight_dashboard(settings)
     elif command == "check-athena":
         from tools.athena_check import main as check_athena
 

@@ -36,10 +36,10 @@ from orchestration.lib.publish.quicksight.errors import (
     RefreshTimedOut,
 )
 from orchestration.lib.publish.quicksight.marts import (
-    PUBLISHED_MARTS,
     build_dataset_specs,
     dataset_id_for,
     load_mart_columns,
+    load_published_marts,
     quicksight_type,
 )
 from orchestration.lib.publish.quicksight.refresh import (
@@ -62,6 +62,15 @@ INGESTION = "run-1-guardduty-fct-findings"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DATASET_ARN_PREFIX = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:dataset/"
 DATA_SOURCE_ARN = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:datasource/guardduty-athena"
+PUBLISHED = [
+    "agg_findings_by_severity",
+    "agg_findings_by_action_type",
+    "agg_findings_by_country",
+    "fct_findings",
+    "fct_finding_remote_endpoints",
+    "agg_archive_compliance_by_severity",
+    "fct_findings_open_past_target",
+]
 
 
 class FakeTime:
@@ -579,7 +588,7 @@ class ConcurrencyProbe:
 
 def test_datasets_refresh_concurrently_but_never_more_than_the_bound(fake_time):
     probe = ConcurrencyProbe(bound=2)
-    dataset_ids = [dataset_id_for("guardduty", mart) for mart in PUBLISHED_MARTS]
+    dataset_ids = [dataset_id_for("guardduty", mart) for mart in PUBLISHED]
 
     outcome = refresh_datasets(
         probe,
@@ -658,7 +667,7 @@ def test_nested_types_are_refused_with_advice(dbt_type):
 def test_columns_come_from_the_mart_yaml_with_map_roles():
     columns = load_mart_columns(FIXTURE_MARTS)
 
-    assert set(columns) == set(PUBLISHED_MARTS)
+    assert set(columns) == set(PUBLISHED)
     endpoints = {column.name: column for column in columns["fct_finding_remote_endpoints"]}
     assert endpoints["latitude"].type == "DECIMAL"
     assert endpoints["latitude"].geographic_role == "LATITUDE"
@@ -672,38 +681,81 @@ def test_columns_come_from_the_mart_yaml_with_map_roles():
     assert findings["remote_country_code"].geographic_role == "COUNTRY"
 
 
+def publish(marts_dir: Path, mart: str, *required_columns: str) -> None:
+    """Declare ``mart`` in a quicksight_datasets exposure under ``marts_dir``."""
+    (marts_dir / "_exposures.yml").write_text(
+        f"""
+exposures:
+  - name: quicksight_datasets
+    type: analysis
+    owner: {{name: tests}}
+    depends_on: ["ref('{mart}')"]
+    config:
+      meta:
+        quicksight:
+          datasets:
+            {mart}: {{title: A mart, required_columns: {list(required_columns)}}}
+"""
+    )
+
+
+def test_the_published_marts_are_the_exposure_s_dependencies_with_titles():
+    published = load_published_marts(FIXTURE_MARTS)
+
+    assert list(published) == PUBLISHED
+    assert published["fct_findings"].title == "GuardDuty findings (detail)"
+    assert "finding_date" in published["fct_finding_remote_endpoints"].required_columns
+
+
+def test_marts_without_the_exposure_are_an_error(tmp_path):
+    with pytest.raises(MartSchemaError, match="No dbt exposure quicksight_datasets"):
+        load_published_marts(tmp_path)
+
+
+def test_an_exposure_whose_dependencies_and_datasets_differ_is_an_error(tmp_path):
+    publish(tmp_path, "fct_findings")
+    text = (tmp_path / "_exposures.yml").read_text()
+    (tmp_path / "_exposures.yml").write_text(text.replace("ref('fct_findings')", "ref('other')"))
+
+    with pytest.raises(MartSchemaError, match="must name the same marts"):
+        load_published_marts(tmp_path)
+
+
 def test_a_mart_without_yaml_is_an_error(tmp_path):
+    publish(tmp_path, "fct_findings")
+
     with pytest.raises(MartSchemaError, match="No dbt model YAML for fct_findings"):
-        load_mart_columns(tmp_path, marts=["fct_findings"])
+        load_mart_columns(tmp_path)
 
 
 def test_a_column_without_data_type_is_an_error(tmp_path):
+    publish(tmp_path, "fct_findings")
     (tmp_path / "m.yml").write_text(
         "models:\n  - name: fct_findings\n    columns:\n      - name: finding_id\n"
     )
 
     with pytest.raises(MartSchemaError, match=r"finding_id.*no data_type"):
-        load_mart_columns(tmp_path, marts=["fct_findings"])
+        load_mart_columns(tmp_path)
 
 
-def test_a_mart_missing_a_contract_column_is_an_error(tmp_path):
+def test_a_mart_missing_a_column_the_exposure_requires_is_an_error(tmp_path):
+    publish(tmp_path, "agg_findings_by_severity", "finding_date", "account_id")
     (tmp_path / "m.yml").write_text(
         "models:\n  - name: agg_findings_by_severity\n    columns:\n"
         "      - {name: finding_date, data_type: date}\n"
     )
 
     with pytest.raises(MartSchemaError, match="lacks contract columns account_id"):
-        load_mart_columns(tmp_path, marts=["agg_findings_by_severity"])
+        load_mart_columns(tmp_path)
 
 
 def test_the_project_marts_yaml_maps_to_quicksight_types():
     marts_dir = DBT_PROJECT_DIR / "models" / "marts"
-    if not any(marts_dir.rglob("*.yml")):
-        pytest.skip("the dbt mart YAML is not written yet")
 
     columns = load_mart_columns(marts_dir)
 
-    assert set(columns) == set(PUBLISHED_MARTS)
+    assert set(columns) == set(load_published_marts(marts_dir))
+    assert {"fct_findings", "fct_finding_remote_endpoints"} <= set(columns)
 
 
 def test_dataset_ids_are_the_prefix_and_the_mart_with_dashes(settings):
@@ -715,9 +767,11 @@ def test_dataset_ids_are_the_prefix_and_the_mart_with_dashes(settings):
         "guardduty-agg-findings-by-country",
         "guardduty-fct-findings",
         "guardduty-fct-finding-remote-endpoints",
+        "guardduty-agg-archive-compliance-by-severity",
+        "guardduty-fct-findings-open-past-target",
     ]
     assert {spec.schema for spec in specs} == {"guardduty_marts"}
-    assert [spec.table for spec in specs] == list(PUBLISHED_MARTS)
+    assert [spec.table for spec in specs] == list(PUBLISHED)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1032,7 +1086,7 @@ def asset_settings(settings, monkeypatch):
 
 
 def mart_dataset_ids() -> list[str]:
-    return [dataset_id_for("guardduty", mart) for mart in PUBLISHED_MARTS]
+    return [dataset_id_for("guardduty", mart) for mart in PUBLISHED]
 
 
 def test_spice_refresh_materializes_with_rows_per_dataset(client, stub, asset_settings):
@@ -1096,7 +1150,7 @@ def test_spice_refresh_fails_after_all_datasets_ran_with_every_message(
     assert not result.success
     [failure] = result.get_step_failure_events()
     description = failure.step_failure_data.user_failure_data.description
-    assert description.startswith(f"{len(failing)} of 5 SPICE refreshes failed")
+    assert description.startswith(f"{len(failing)} of 7 SPICE refreshes failed")
     assert "daily refresh quota" in description
     assert "SQL_TABLE_NOT_FOUND" in description
 
@@ -1110,6 +1164,8 @@ def test_spice_refresh_depends_on_the_marts_and_the_datasets():
         dg.AssetKey(["agg_findings_by_country"]),
         dg.AssetKey(["fct_findings"]),
         dg.AssetKey(["fct_finding_remote_endpoints"]),
+        dg.AssetKey(["agg_archive_compliance_by_severity"]),
+        dg.AssetKey(["fct_findings_open_past_target"]),
         dg.AssetKey(["quicksight", "datasets"]),
     }
     assert spec.group_name == "publish"
@@ -1127,7 +1183,7 @@ def test_quicksight_datasets_deploys_from_the_dbt_contracts(client, stub, asset_
 
     assert result.metadata["data_source_action"] == "unchanged"
     assert result.metadata["fct_findings.action"] == "created"
-    assert result.metadata["fct_finding_remote_endpoints.columns"] == 11
+    assert result.metadata["fct_finding_remote_endpoints.columns"] == 15
 
 
 @pytest.mark.parametrize("asset", [quicksight_datasets, spice_refresh])

@@ -1,27 +1,31 @@
-"""Publish the marts to QuickSight: the datasets as code, then a SPICE refresh of each."""
+"""Publish the marts to QuickSight: datasets and the dashboard as code, and SPICE refreshes."""
 
 import dagster as dg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from orchestration.lib.environment import Settings, get_settings
+from orchestration.lib.publish.quicksight.dashboard import create_dashboard_request
+from orchestration.lib.publish.quicksight.dashboard_deploy import deploy_dashboard
 from orchestration.lib.publish.quicksight.datasets import ensure_data_source_and_datasets
 from orchestration.lib.publish.quicksight.errors import QuickSightError
 from orchestration.lib.publish.quicksight.marts import (
-    PUBLISHED_MARTS,
     build_dataset_specs,
     dataset_id_for,
+    load_published_marts,
 )
 from orchestration.lib.publish.quicksight.refresh import RefreshOutcome, refresh_datasets
 from orchestration.lib.publish.quicksight.resource import QuickSightResource
 
-MART_ASSET_KEYS = [dg.AssetKey([mart]) for mart in PUBLISHED_MARTS]
+MART_ASSET_KEYS = [dg.AssetKey([mart]) for mart in load_published_marts()]
 QUICKSIGHT_DATASETS = dg.AssetKey(["quicksight", "datasets"])
 SPICE_REFRESH = dg.AssetKey(["quicksight", "spice_refresh"])
+QUICKSIGHT_DASHBOARD = dg.AssetKey(["quicksight", "dashboard"])
 
 QUICKSIGHT_VARIABLES = (
     "QUICKSIGHT_ACCOUNT_ID (required: the 12-digit AWS account id)",
     "AWS_REGION (the Region of the QuickSight datasets)",
     "QUICKSIGHT_PRINCIPAL_ARN (the user or group the datasets are shared with)",
+    "QUICKSIGHT_DASHBOARD_OWNER_ARNS and QUICKSIGHT_DASHBOARD_VIEWER_ARNS (who sees the dashboard)",
     "QUICKSIGHT_EDITION (STANDARD or ENTERPRISE: sets the daily refresh budget)",
     "ATHENA_WORKGROUP and ATHENA_SCHEMA (where the marts are)",
 )
@@ -79,6 +83,53 @@ def quicksight_datasets(
     return dg.MaterializeResult(metadata=metadata)
 
 
+@dg.asset(
+    key=QUICKSIGHT_DASHBOARD,
+    group_name="publish",
+    deps=[QUICKSIGHT_DATASETS],
+    kinds={"quicksight"},
+    description=(
+        "The QuickSight dashboard as code (findings and archive compliance sheets), built from the "
+        "marts' dbt contracts; a new version is published only once QuickSight has built it, and "
+        "nothing is deployed when its definition is unchanged."
+    ),
+)
+def quicksight_dashboard(
+    context: dg.AssetExecutionContext, quicksight: QuickSightResource
+) -> dg.MaterializeResult:
+    settings = _configured_settings()
+    try:
+        request = create_dashboard_request(settings, build_dataset_specs(settings))
+        deployed = deploy_dashboard(
+            quicksight.get_client(),
+            request,
+            options=quicksight.dashboard_options(),
+            log=context.log,
+        )
+    except (QuickSightError, ClientError, BotoCoreError) as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from error
+    if not request.get("Permissions"):
+        context.log.warning(
+            "No QUICKSIGHT_DASHBOARD_OWNER_ARNS or QUICKSIGHT_PRINCIPAL_ARN: the dashboard has no "
+            "permissions and only QuickSight admins can grant access to it."
+        )
+    context.log.info(
+        "dashboard %s %s (published version %s)",
+        deployed.dashboard_id,
+        deployed.action,
+        deployed.version_number,
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dashboard_id": deployed.dashboard_id,
+            "action": deployed.action,
+            "published_version": dg.MetadataValue.int(deployed.version_number or 0),
+            "version_description": deployed.version_description,
+            "sheets": len(request["Definition"]["Sheets"]),
+        }
+    )
+
+
 def _refresh_metadata(outcome: RefreshOutcome, marts: dict[str, str]) -> dict:
     metadata: dict[str, dg.RawMetadataValue] = {}
     rows = ["| mart | status | rows ingested | rows dropped | seconds |", "|---|---|---|---|---|"]
@@ -120,7 +171,8 @@ def spice_refresh(
 ) -> dg.MaterializeResult:
     settings = _configured_settings()
     marts = {
-        dataset_id_for(settings.quicksight_dataset_prefix, mart): mart for mart in PUBLISHED_MARTS
+        dataset_id_for(settings.quicksight_dataset_prefix, mart): mart
+        for mart in load_published_marts()
     }
     outcome = refresh_datasets(
         quicksight.get_client(),

@@ -25,8 +25,10 @@ def call_with_retries(
     policy: RetryPolicy,
     sleep: Callable[[float], None],
     jitter: Callable[[], float],
+    retryable: frozenset[str] = RETRYABLE_ERROR_CODES,
 ) -> T:
-    """Run ``call``, retrying only ThrottlingException and InternalFailureException.
+    """Run ``call``, retrying only the ``retryable`` error codes (throttling and internal failures
+    by default).
 
     Every other error (AccessDenied, ResourceNotFound, InvalidParameterValue, LimitExceeded,
     ResourceExists, ...) is raised from the first attempt unchanged, so callers can act on it.
@@ -40,13 +42,13 @@ def call_with_retries(
             return call()
         except ClientError as error:
             code = error_code(error)
-            if code not in RETRYABLE_ERROR_CODES:
+            if code not in retryable:
                 raise
             if attempt == policy.max_attempts:
                 raise QuickSightApiError(
                     f"{description}: still {code} after {attempt} attempts; QuickSight is "
-                    "throttling or failing internally. Rerun later, or lower "
-                    "QUICKSIGHT_MAX_CONCURRENT_REFRESHES.",
+                    "throttling, failing internally or busy with the resource. Rerun later, or "
+                    "lower QUICKSIGHT_MAX_CONCURRENT_REFRESHES.",
                     code,
                 ) from error
             delay = backoff_delay(policy, attempt, jitter)

@@ -170,3 +170,12 @@ def classify_ingestion_error(error_type: str | None) -> IngestionErrorClass:
         if error_type in types:
             return error_class
     return IngestionErrorClass.UNKNOWN
+
+
+class DashboardVersionFailed(QuickSightError):
+    """A new dashboard version ended CREATION_FAILED/UPDATE_FAILED; the published one stays live."""
+
+    def __init__(self, message: str, version_number: int, errors: list[dict]) -> None:
+        super().__init__(message)
+        self.version_number = version_number
+        self.errors = errors

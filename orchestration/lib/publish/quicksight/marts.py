@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,40 +19,18 @@ PHYSICAL_TABLE_ID = "athena-table"
 LOGICAL_TABLE_ID = "mart"
 
 
-def _names(words: str) -> tuple[str, ...]:
-    return tuple(words.split())
+DATASETS_EXPOSURE = "quicksight_datasets"
+_REF = re.compile(r"""ref\(\s*['"](\w+)['"]\s*\)""")
 
 
-# The marts that QuickSight publishes, with the columns their dashboards rely on
-# (data-contract.md §4). Types come from the dbt contracts; this only guards against drift.
-PUBLISHED_MARTS: dict[str, tuple[str, ...]] = {
-    "agg_findings_by_severity": _names(
-        "finding_date account_id region severity_label finding_count occurrence_count"
-    ),
-    "agg_findings_by_action_type": _names(
-        "finding_date account_id region action_type finding_count occurrence_count"
-    ),
-    "agg_findings_by_country": _names(
-        "finding_date account_id region country_code country_name finding_count occurrence_count"
-    ),
-    "fct_findings": _names(
-        "finding_id account_id region finding_type threat_purpose resource_type severity "
-        "severity_label action_type connection_direction is_archived occurrence_count created_at "
-        "updated_at first_seen_at last_seen_at title"
-    ),
-    "fct_finding_remote_endpoints": _names(
-        "finding_id endpoint_source ip_address ip_version country_code country_name city latitude "
-        "longitude asn asn_org"
-    ),
-}
+@dataclass(frozen=True)
+class PublishedMart:
+    """A mart QuickSight publishes, as declared in the dbt exposure ``quicksight_datasets``."""
 
-DATASET_TITLES = {
-    "agg_findings_by_severity": "GuardDuty findings by severity",
-    "agg_findings_by_action_type": "GuardDuty findings by action type",
-    "agg_findings_by_country": "GuardDuty findings by country",
-    "fct_findings": "GuardDuty findings (detail)",
-    "fct_finding_remote_endpoints": "GuardDuty finding remote endpoints (map)",
-}
+    name: str
+    title: str
+    required_columns: tuple[str, ...]
+
 
 # Columns QuickSight should plot on a map without an author setting the role by hand. A column's
 # dbt `meta: {quicksight: {geographic_role: ...}}` overrides this.
@@ -180,43 +158,88 @@ def quicksight_type(dbt_data_type: str) -> tuple[str, str | None]:
     )
 
 
-def _column_meta(column: Mapping[str, Any]) -> Mapping[str, Any]:
+def _meta(node: Mapping[str, Any]) -> Mapping[str, Any]:
     # dbt >= 1.10 moves `meta` under `config`; accept both spellings.
-    meta = dict(column.get("meta") or {})
-    meta.update((column.get("config") or {}).get("meta") or {})
+    meta = dict(node.get("meta") or {})
+    meta.update((node.get("config") or {}).get("meta") or {})
     return meta
 
 
-def load_mart_columns(
-    marts_dir: Path | None = None, marts: Iterable[str] = PUBLISHED_MARTS
-) -> dict[str, tuple[ColumnSpec, ...]]:
-    """Read the QuickSight columns of each mart from the dbt model YAML under ``marts_dir``.
+def _documents(marts_dir: Path) -> list[Mapping[str, Any]]:
+    paths = sorted([*marts_dir.rglob("*.yml"), *marts_dir.rglob("*.yaml")])
+    return [yaml.safe_load(path.read_text(encoding="utf-8")) or {} for path in paths]
 
-    Args:
-        marts_dir: folder searched recursively for ``*.yml``/``*.yaml`` model properties;
-            ``dbt_project/models/marts`` by default.
-        marts: the model names to return.
+
+def load_published_marts(marts_dir: Path | None = None) -> dict[str, PublishedMart]:
+    """The marts QuickSight publishes, from the dbt exposure ``quicksight_datasets``.
+
+    Its ``depends_on`` names the marts; its ``meta.quicksight.datasets`` gives each dataset's title
+    and the columns the dashboards rely on.
 
     Raises:
-        MartSchemaError: a mart has no YAML, a column has no ``data_type``, a contract column
-            (data-contract.md §4) is missing, or a type cannot be mapped.
+        MartSchemaError: no such exposure, or its ``depends_on`` and datasets disagree.
     """
     marts_dir = marts_dir or MARTS_DIR
-    wanted = list(marts)
-    models: dict[str, Mapping[str, Any]] = {}
-    for path in sorted([*marts_dir.rglob("*.yml"), *marts_dir.rglob("*.yaml")]):
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for model in document.get("models") or []:
-            if model.get("name") in wanted:
-                models[model["name"]] = model
-    missing_models = [mart for mart in wanted if mart not in models]
+    exposure = next(
+        (
+            exposure
+            for document in _documents(marts_dir)
+            for exposure in document.get("exposures") or []
+            if exposure.get("name") == DATASETS_EXPOSURE
+        ),
+        None,
+    )
+    if exposure is None:
+        raise MartSchemaError(
+            f"No dbt exposure {DATASETS_EXPOSURE} under {marts_dir}: it declares the marts "
+            "QuickSight publishes."
+        )
+    refs = [_REF.fullmatch(str(dependency).strip()) for dependency in exposure.get("depends_on")]
+    marts = [ref.group(1) for ref in refs if ref]
+    datasets = (_meta(exposure).get("quicksight") or {}).get("datasets") or {}
+    if len(marts) != len(refs) or set(marts) != set(datasets):
+        raise MartSchemaError(
+            f"dbt exposure {DATASETS_EXPOSURE}: depends_on ({', '.join(marts)}) and "
+            f"meta.quicksight.datasets ({', '.join(datasets)}) must name the same marts, as "
+            "ref('<mart>')."
+        )
+    return {
+        mart: PublishedMart(
+            name=mart,
+            title=str(datasets[mart]["title"]),
+            required_columns=tuple(datasets[mart].get("required_columns") or ()),
+        )
+        for mart in marts
+    }
+
+
+def load_mart_columns(marts_dir: Path | None = None) -> dict[str, tuple[ColumnSpec, ...]]:
+    """Read the QuickSight columns of each published mart from the dbt YAML under ``marts_dir``.
+
+    Args:
+        marts_dir: folder searched recursively for ``*.yml``/``*.yaml`` model properties and the
+            exposure ``quicksight_datasets``; ``dbt_project/models/marts`` by default.
+
+    Raises:
+        MartSchemaError: a mart has no YAML, a column has no ``data_type``, a column the
+            exposure requires is missing, or a type cannot be mapped.
+    """
+    marts_dir = marts_dir or MARTS_DIR
+    published = load_published_marts(marts_dir)
+    models: dict[str, Mapping[str, Any]] = {
+        model["name"]: model
+        for document in _documents(marts_dir)
+        for model in document.get("models") or []
+        if model.get("name") in published
+    }
+    missing_models = [mart for mart in published if mart not in models]
     if missing_models:
         raise MartSchemaError(
             f"No dbt model YAML for {', '.join(missing_models)} under {marts_dir}: the QuickSight "
             "columns come from each mart's enforced contract (columns with data_type)."
         )
     columns_by_mart: dict[str, tuple[ColumnSpec, ...]] = {}
-    for mart in wanted:
+    for mart, declared in published.items():
         columns = []
         for column in models[mart].get("columns") or []:
             name = column.get("name")
@@ -226,17 +249,17 @@ def load_mart_columns(
                     f"{mart}: column {name!r} has no data_type; an enforced contract needs one."
                 )
             qs_type, sub_type = quicksight_type(str(data_type))
-            role = (_column_meta(column).get("quicksight") or {}).get("geographic_role")
+            role = (_meta(column).get("quicksight") or {}).get("geographic_role")
             role = str(role).upper() if role else GEOGRAPHIC_ROLES.get(name)
             if role and role not in _GEOGRAPHIC_ROLE_VALUES:
                 raise MartSchemaError(f"{mart}.{name}: unknown geographic_role {role!r}.")
             columns.append(ColumnSpec(name, qs_type, sub_type, role))
         names = {column.name for column in columns}
-        absent = [name for name in PUBLISHED_MARTS.get(mart, ()) if name not in names]
+        absent = [name for name in declared.required_columns if name not in names]
         if absent:
             raise MartSchemaError(
-                f"{mart}: the dbt YAML lacks contract columns {', '.join(absent)} "
-                "(data-contract.md §4) that the dashboards rely on."
+                f"{mart}: the dbt YAML lacks contract columns {', '.join(absent)} that the "
+                f"exposure {DATASETS_EXPOSURE} says the dashboards rely on."
             )
         columns_by_mart[mart] = tuple(columns)
     return columns_by_mart
@@ -244,12 +267,13 @@ def load_mart_columns(
 
 def build_dataset_specs(settings: Settings, marts_dir: Path | None = None) -> list[DatasetSpec]:
     """One dataset declaration per published mart, with columns read from the dbt YAML now."""
+    published = load_published_marts(marts_dir)
     columns_by_mart = load_mart_columns(marts_dir)
     return [
         DatasetSpec(
             mart=mart,
             dataset_id=dataset_id_for(settings.quicksight_dataset_prefix, mart),
-            name=DATASET_TITLES[mart],
+            name=published[mart].title,
             schema=settings.athena_schema,
             table=mart,
             columns=columns,

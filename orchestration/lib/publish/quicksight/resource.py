@@ -9,6 +9,7 @@ from pydantic import Field
 
 from orchestration.lib.aws.clients import RetryPolicy, boto3_client
 from orchestration.lib.environment import Settings
+from orchestration.lib.publish.quicksight.dashboard_deploy import DashboardDeployOptions
 from orchestration.lib.publish.quicksight.refresh import RefreshOptions, refresh_quota
 
 
@@ -47,3 +48,7 @@ class QuickSightResource(ResourceWithBoto3Configuration):
             poll_max_seconds=self.poll_max_seconds,
             retry=RetryPolicy(max_attempts=self.api_max_attempts),
         )
+
+    def dashboard_options(self) -> DashboardDeployOptions:
+        """Dashboard deployment options with this resource's retry budget."""
+        return DashboardDeployOptions(retry=RetryPolicy(max_attempts=self.api_max_attempts))

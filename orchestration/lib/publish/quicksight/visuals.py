@@ -1,0 +1,374 @@
+"""Building blocks of a QuickSight Definition: checked column references, fields, visuals,
+filters with their controls, and a sheet on the grid layout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from orchestration.lib.publish.quicksight.errors import MartSchemaError
+from orchestration.lib.publish.quicksight.marts import DatasetSpec
+
+# The date filter's default window; the date-range control widens it.
+DEFAULT_DAYS = 90
+
+
+class Columns:
+    """Column references, checked against the dataset specs (and calculated fields) on use."""
+
+    def __init__(self, specs: Sequence[DatasetSpec]) -> None:
+        self.types = {
+            spec.mart: {column.name: column.type for column in spec.columns} for spec in specs
+        }
+        self.calculated: list[dict[str, str]] = []
+
+    def __call__(self, mart: str, name: str, expected_type: str | None = None) -> dict[str, str]:
+        if mart not in self.types:
+            raise MartSchemaError(
+                f"The dashboard reads {mart}, which is not a published QuickSight dataset."
+            )
+        actual = self.types[mart].get(name)
+        if actual is None:
+            raise MartSchemaError(
+                f"The dashboard reads {mart}.{name}, which the mart's dbt contract does not have."
+            )
+        if expected_type and actual != expected_type:
+            raise MartSchemaError(
+                f"The dashboard needs {mart}.{name} as {expected_type}; the contract makes it "
+                f"{actual}."
+            )
+        return {"DataSetIdentifier": mart, "ColumnName": name}
+
+    def calculate(self, mart: str, name: str, expression: str, result_type: str) -> None:
+        self.types[mart][name] = result_type
+        self.calculated.append({"DataSetIdentifier": mart, "Name": name, "Expression": expression})
+
+
+# ---------------------------------------------------------------------------------------------
+# Fields
+
+
+def title_options(text: str) -> dict[str, Any]:
+    return {"Visibility": "VISIBLE", "FormatText": {"PlainText": text}}
+
+
+def category(field_id: str, column: Mapping[str, str]) -> dict[str, Any]:
+    return {"CategoricalDimensionField": {"FieldId": field_id, "Column": dict(column)}}
+
+
+def day(field_id: str, column: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "DateDimensionField": {
+            "FieldId": field_id,
+            "Column": dict(column),
+            "DateGranularity": "DAY",
+        }
+    }
+
+
+def distinct(field_id: str, column: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "CategoricalMeasureField": {
+            "FieldId": field_id,
+            "Column": dict(column),
+            "AggregationFunction": "DISTINCT_COUNT",
+        }
+    }
+
+
+def numeric(
+    field_id: str, column: Mapping[str, str], aggregation: str, *, percent: bool = False
+) -> dict[str, Any]:
+    field: dict[str, Any] = {
+        "FieldId": field_id,
+        "Column": dict(column),
+        "AggregationFunction": {"SimpleNumericalAggregation": aggregation},
+    }
+    if percent:
+        field["FormatConfiguration"] = {
+            "FormatConfiguration": {
+                "PercentageDisplayFormatConfiguration": {
+                    "DecimalPlacesConfiguration": {"DecimalPlaces": 1}
+                }
+            }
+        }
+    return {"NumericalMeasureField": field}
+
+
+def sort_by_field(field_id: str, direction: str = "DESC") -> dict[str, Any]:
+    return {"FieldSort": {"FieldId": field_id, "Direction": direction}}
+
+
+def sort_by_column(column: Mapping[str, str], aggregation: str, direction: str) -> dict[str, Any]:
+    return {
+        "ColumnSort": {
+            "SortBy": dict(column),
+            "Direction": direction,
+            "AggregationFunction": {
+                "NumericalAggregationFunction": {"SimpleNumericalAggregation": aggregation}
+            },
+        }
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Visuals
+
+
+def kpi(visual_id: str, title: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "KPIVisual": {
+            "VisualId": visual_id,
+            "Title": title_options(title),
+            "ChartConfiguration": {"FieldWells": {"Values": [value]}},
+        }
+    }
+
+
+def bar(
+    visual_id: str,
+    title: str,
+    category: dict[str, Any],
+    value: dict[str, Any],
+    sort: dict[str, Any],
+    *,
+    orientation: str = "HORIZONTAL",
+    limit: int | None = None,
+) -> dict[str, Any]:
+    sort_configuration: dict[str, Any] = {"CategorySort": [sort]}
+    if limit:
+        sort_configuration["CategoryItemsLimit"] = {
+            "ItemsLimit": limit,
+            "OtherCategories": "EXCLUDE",
+        }
+    return {
+        "BarChartVisual": {
+            "VisualId": visual_id,
+            "Title": title_options(title),
+            "ChartConfiguration": {
+                "FieldWells": {
+                    "BarChartAggregatedFieldWells": {"Category": [category], "Values": [value]}
+                },
+                "SortConfiguration": sort_configuration,
+                "Orientation": orientation,
+                "BarsArrangement": "CLUSTERED",
+            },
+        }
+    }
+
+
+def filled_map(
+    visual_id: str, title: str, geography: dict[str, Any], value: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "FilledMapVisual": {
+            "VisualId": visual_id,
+            "Title": title_options(title),
+            "ChartConfiguration": {
+                "FieldWells": {
+                    "FilledMapAggregatedFieldWells": {"Geospatial": [geography], "Values": [value]}
+                }
+            },
+        }
+    }
+
+
+def line(
+    visual_id: str,
+    title: str,
+    day: dict[str, Any],
+    value: dict[str, Any],
+    color: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "LineChartVisual": {
+            "VisualId": visual_id,
+            "Title": title_options(title),
+            "ChartConfiguration": {
+                "FieldWells": {
+                    "LineChartAggregatedFieldWells": {
+                        "Category": [day],
+                        "Values": [value],
+                        "Colors": [color],
+                    }
+                },
+                "Type": "LINE",
+            },
+        }
+    }
+
+
+def table(
+    visual_id: str,
+    title: str,
+    group_by: Sequence[dict[str, Any]],
+    values: Sequence[dict[str, Any]],
+    sort: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "TableVisual": {
+            "VisualId": visual_id,
+            "Title": title_options(title),
+            "ChartConfiguration": {
+                "FieldWells": {
+                    "TableAggregatedFieldWells": {"GroupBy": list(group_by), "Values": list(values)}
+                },
+                "SortConfiguration": {"RowSort": [sort]},
+            },
+        }
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters and controls
+
+
+def scope(sheet_id: str) -> dict[str, Any]:
+    return {
+        "SelectedSheets": {
+            "SheetVisualScopingConfigurations": [{"SheetId": sheet_id, "Scope": "ALL_VISUALS"}]
+        }
+    }
+
+
+def list_filter(
+    sheet_id: str, name: str, column: Mapping[str, str], title: str, values: Sequence[str] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A multi-select dropdown over one column, all values selected until someone picks."""
+    filter_id = f"{sheet_id}-{name}"
+    group = {
+        "FilterGroupId": f"{filter_id}-group",
+        "Filters": [
+            {
+                "CategoryFilter": {
+                    "FilterId": filter_id,
+                    "Column": dict(column),
+                    "Configuration": {
+                        "FilterListConfiguration": {
+                            "MatchOperator": "CONTAINS",
+                            "SelectAllOptions": "FILTER_ALL_VALUES",
+                            "NullOption": "ALL_VALUES",
+                        }
+                    },
+                }
+            }
+        ],
+        "ScopeConfiguration": scope(sheet_id),
+        "Status": "ENABLED",
+        "CrossDataset": "ALL_DATASETS",
+    }
+    dropdown: dict[str, Any] = {
+        "FilterControlId": f"{filter_id}-control",
+        "Title": title,
+        "SourceFilterId": filter_id,
+        "Type": "MULTI_SELECT",
+    }
+    if values:
+        dropdown["SelectableValues"] = {"Values": list(values)}
+    return group, {"Dropdown": dropdown}
+
+
+def date_range_filter(
+    sheet_id: str, column: Mapping[str, str], title: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The last DEFAULT_DAYS days (through today) by default; the control picks any range."""
+    filter_id = f"{sheet_id}-date-range"
+    today = "truncDate('DD', now())"
+    group = {
+        "FilterGroupId": f"{filter_id}-group",
+        "Filters": [
+            {
+                "TimeRangeFilter": {
+                    "FilterId": filter_id,
+                    "Column": dict(column),
+                    "IncludeMinimum": True,
+                    "IncludeMaximum": True,
+                    "RangeMinimumValue": {
+                        "RollingDate": {
+                            "Expression": f"addDateTime(-{DEFAULT_DAYS}, 'DD', {today})"
+                        }
+                    },
+                    "RangeMaximumValue": {"RollingDate": {"Expression": today}},
+                    "NullOption": "NON_NULLS_ONLY",
+                    "TimeGranularity": "DAY",
+                }
+            }
+        ],
+        "ScopeConfiguration": scope(sheet_id),
+        "Status": "ENABLED",
+        "CrossDataset": "ALL_DATASETS",
+    }
+    control = {
+        "DateTimePicker": {
+            "FilterControlId": f"{filter_id}-control",
+            "Title": title,
+            "SourceFilterId": filter_id,
+            "Type": "DATE_RANGE",
+        }
+    }
+    return group, control
+
+
+def control_id(control: Mapping[str, Any]) -> str:
+    [body] = control.values()
+    return body["FilterControlId"]
+
+
+def visual_id(visual: Mapping[str, Any]) -> str:
+    [body] = visual.values()
+    return body["VisualId"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sheets
+
+
+def sheet(
+    sheet_id: str,
+    name: str,
+    rows: Sequence[Sequence[tuple[dict[str, Any], int]]],
+    controls: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """A sheet laid out on QuickSight's 36-column grid: each row is (visual, column span) pairs."""
+    row_spans = {"KPIVisual": 4, "TableVisual": 12}
+    elements = []
+    visuals = []
+    row_index = 0
+    for row in rows:
+        column_index = 0
+        height = 0
+        for visual, span in row:
+            [kind] = visual
+            row_span = row_spans.get(kind, 10)
+            elements.append(
+                {
+                    "ElementId": visual_id(visual),
+                    "ElementType": "VISUAL",
+                    "ColumnIndex": column_index,
+                    "ColumnSpan": span,
+                    "RowIndex": row_index,
+                    "RowSpan": row_span,
+                }
+            )
+            visuals.append(visual)
+            column_index += span
+            height = max(height, row_span)
+        row_index += height
+    control_elements = [
+        {
+            "ElementId": control_id(control),
+            "ElementType": "FILTER_CONTROL",
+            "ColumnSpan": 2,
+            "RowSpan": 1,
+        }
+        for control in controls
+    ]
+    return {
+        "SheetId": sheet_id,
+        "Name": name,
+        "Visuals": visuals,
+        "FilterControls": list(controls),
+        "Layouts": [{"Configuration": {"GridLayout": {"Elements": elements}}}],
+        "SheetControlLayouts": [{"Configuration": {"GridLayout": {"Elements": control_elements}}}],
+        "ContentType": "INTERACTIVE",
+    }
