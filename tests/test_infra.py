@@ -1,5 +1,5 @@
-"""CloudFormation templates in infra/: cfn-lint clean, least-privilege IAM, hardened buckets,
-Glue tables that match the Parquet lake schemas."""
+"""CloudFormation templates in infra/: cfn-lint clean, least-privilege IAM, hardened buckets, and
+the lake's Iceberg tables left to the pipeline, which alone may create and commit to them."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 import yaml
 
-from orchestration.lib.lake import layout as lake_layout
+from orchestration.lib.lake import tables as lake_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((ROOT / "infra").glob("*.yaml"))
@@ -220,52 +219,53 @@ def test_raw_bucket_keeps_findings_beyond_guardduty_retention_with_optional_obje
     assert lake["Parameters"]["EnableObjectLock"]["Default"] == "false"
 
 
-_GLUE_TYPES = {
-    pa.string(): "string",
-    pa.float64(): "double",
-    pa.int64(): "bigint",
-    pa.timestamp("ms"): "timestamp",
-}
-
-
-@pytest.mark.parametrize(
-    ("resource", "table", "schema", "partition", "directory"),
-    [
-        (
-            "FindingsTable",
-            "findings",
-            lake_layout.FINDINGS_SCHEMA,
-            lake_layout.FINDINGS_PARTITION,
-            lake_layout.FINDINGS_DIR,
-        ),
-        (
-            "QuarantineTable",
-            "quarantine",
-            lake_layout.QUARANTINE_SCHEMA,
-            lake_layout.QUARANTINE_PARTITION,
-            lake_layout.QUARANTINE_DIR,
-        ),
-    ],
-)
-def test_glue_tables_match_the_lake_layout(lake, resource, table, schema, partition, directory):
-    table_input = lake["Resources"][resource]["Properties"]["TableInput"]
-    storage = table_input["StorageDescriptor"]
-    assert table_input["Name"] == table
-    assert [(column["Name"], column["Type"]) for column in storage["Columns"]] == [
-        (field.name, _GLUE_TYPES[field.type]) for field in schema
-    ]
-    assert table_input["PartitionKeys"] == [{"Name": partition, "Type": "date"}]
-    assert storage["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
-    assert storage["Location"] == {"Fn::Sub": f"s3://${{LakeBucket}}/${{LakePrefix}}/{directory}/"}
-
-    parameters = table_input["Parameters"]
-    assert parameters["projection.enabled"] == "true"
-    assert parameters[f"projection.{partition}.type"] == "date"
-    assert parameters[f"projection.{partition}.range"] == "2017-01-01,NOW"
-    assert parameters[f"projection.{partition}.format"] == "yyyy-MM-dd"
-    assert parameters["storage.location.template"] == {
-        "Fn::Sub": f"s3://${{LakeBucket}}/${{LakePrefix}}/{directory}/{partition}=${{!{partition}}}/"
+def _lake_table_arn(table: str) -> dict[str, str]:
+    return {
+        "Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/"
+        f"${{LakeDatabase}}/{table}"
     }
+
+
+def test_the_lake_tables_are_the_pipelines_iceberg_tables_not_hive_tables(lake):
+    glue_tables = [
+        resource["Properties"]["TableInput"]["Name"]
+        for resource in lake["Resources"].values()
+        if resource["Type"] == "AWS::Glue::Table"
+        and resource["Properties"]["DatabaseName"] == {"Ref": "LakeDatabase"}
+    ]
+    assert glue_tables == []
+    assert "/_staging/" not in LAKE_TEMPLATE.read_text()
+
+
+def test_the_run_role_writes_exactly_the_lake_tables_in_the_lake_database(lake):
+    role = lake["Resources"]["DagsterRunRole"]["Properties"]
+    statements = [
+        statement
+        for policy in role["Policies"]
+        for statement in _statements(policy["PolicyDocument"])
+        if any(
+            "${LakeDatabase}" in resource.get("Fn::Sub", "")
+            for resource in _as_list(statement["Resource"])
+        )
+    ]
+    writes = [
+        statement
+        for statement in statements
+        if any(
+            not action.startswith(("glue:Get", "glue:BatchGet"))
+            for action in _as_list(statement["Action"])
+        )
+    ]
+    assert len(writes) == 1
+    assert sorted(writes[0]["Action"]) == [
+        "glue:CreateDatabase",
+        "glue:CreateTable",
+        "glue:UpdateTable",
+    ]
+    table_resources = [
+        resource for resource in writes[0]["Resource"] if ":table/" in resource["Fn::Sub"]
+    ]
+    assert table_resources == [_lake_table_arn(table) for table in lake_tables.TABLES]
 
 
 def test_athena_workgroup_is_enforced_encrypted_capped_and_measured(lake):
