@@ -1,0 +1,693 @@
+"""The QuickSight dashboard as code: its Definition, the offline checks and the careful deploy.
+
+Requests go through a real boto3 client with botocore's Stubber, which validates every request
+against the QuickSight model and fails on any call that was not expected. The deeper checks
+(enums, maximums, patterns, one-member structures, references) and cfn-lint's
+AWS::QuickSight::Dashboard schema run on the same Definition.
+"""
+
+import copy
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import boto3
+import dagster as dg
+import pytest
+import yaml
+from botocore.stub import Stubber
+from cfnlint.api import ManualArgs, lint
+
+from orchestration import cli
+from orchestration.defs.publish import quicksight_assets
+from orchestration.defs.publish.quicksight_assets import quicksight_dashboard
+from orchestration.lib.aws.clients import RetryPolicy
+from orchestration.lib.environment import DBT_PROJECT_DIR, load_settings
+from orchestration.lib.publish.quicksight import marts
+from orchestration.lib.publish.quicksight.dashboard import (
+    DASHBOARD_MARTS,
+    OWNER_ACTIONS,
+    PLACEHOLDER_ACCOUNT_ID,
+    VIEWER_ACTIONS,
+    create_dashboard_request,
+    definition_digest,
+)
+from orchestration.lib.publish.quicksight.dashboard_deploy import (
+    DashboardDeployOptions,
+    deploy_dashboard,
+)
+from orchestration.lib.publish.quicksight.errors import (
+    DashboardVersionFailed,
+    MartSchemaError,
+    QuickSightApiError,
+    QuickSightError,
+)
+from orchestration.lib.publish.quicksight.marts import ColumnSpec, build_dataset_specs
+from orchestration.lib.publish.quicksight.model_check import (
+    check_against_model,
+    check_references,
+)
+from orchestration.lib.publish.quicksight.resource import QuickSightResource
+
+FIXTURE_MARTS = Path(__file__).parent / "fixtures" / "quicksight_marts"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+OWNER = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:group/default/guardduty-admins"
+VIEWER = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:group/default/security-readers"
+DASHBOARD_ID = "guardduty-findings"
+DASHBOARD_ARN = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:dashboard/{DASHBOARD_ID}"
+IDS = {"AwsAccountId": ACCOUNT, "DashboardId": DASHBOARD_ID}
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def settings(monkeypatch):
+    monkeypatch.setenv("QUICKSIGHT_ACCOUNT_ID", ACCOUNT)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("QUICKSIGHT_DASHBOARD_OWNER_ARNS", OWNER)
+    monkeypatch.setenv("QUICKSIGHT_DASHBOARD_VIEWER_ARNS", f"{VIEWER},{OWNER}")
+    for variable in ("QUICKSIGHT_DASHBOARD_ID", "QUICKSIGHT_DATASET_PREFIX"):
+        monkeypatch.delenv(variable, raising=False)
+    return load_settings()
+
+
+@pytest.fixture
+def specs(settings):
+    return build_dataset_specs(settings, FIXTURE_MARTS)
+
+
+@pytest.fixture
+def request_(settings, specs):
+    return create_dashboard_request(settings, specs)
+
+
+@pytest.fixture
+def client():
+    return boto3.client(
+        "quicksight", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+@pytest.fixture
+def stub(client):
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def fake_time():
+    return FakeTime()
+
+
+def visuals(request: dict) -> dict[str, dict]:
+    """Every visual of the Definition by id, as (kind, body)."""
+    found = {}
+    for sheet in request["Definition"]["Sheets"]:
+        for visual in sheet["Visuals"]:
+            [(kind, body)] = visual.items()
+            found[body["VisualId"]] = {"kind": kind, **body}
+    return found
+
+
+def field_wells(visual: dict) -> dict:
+    [wells] = visual["ChartConfiguration"]["FieldWells"].values()
+    return wells
+
+
+# ---------------------------------------------------------------------------------------------
+# The Definition
+
+
+def test_the_request_passes_the_deeper_model_check_and_its_references_resolve(request_, specs):
+    assert check_against_model("CreateDashboard", request_) == []
+    assert check_references(request_["Definition"], specs) == []
+
+
+def test_kpis_count_distinct_findings_accounts_and_countries_on_the_fact_marts(request_):
+    kpis = {
+        visual_id: visual["ChartConfiguration"]["FieldWells"]["Values"][0]
+        for visual_id, visual in visuals(request_).items()
+        if visual["kind"] == "KPIVisual"
+    }
+    counted = {
+        visual_id: (
+            value["CategoricalMeasureField"]["Column"]["DataSetIdentifier"],
+            value["CategoricalMeasureField"]["Column"]["ColumnName"],
+            value["CategoricalMeasureField"]["AggregationFunction"],
+        )
+        for visual_id, value in kpis.items()
+    }
+
+    assert counted == {
+        "kpi-findings": ("fct_findings", "finding_id", "DISTINCT_COUNT"),
+        "kpi-critical-high": ("fct_findings", "critical_or_high_finding_id", "DISTINCT_COUNT"),
+        "kpi-accounts": ("fct_findings", "account_id", "DISTINCT_COUNT"),
+        "kpi-countries": ("fct_finding_remote_endpoints", "country_code", "DISTINCT_COUNT"),
+        "kpi-open-past-target": ("fct_findings_open_past_target", "finding_id", "DISTINCT_COUNT"),
+    }
+    [critical_or_high] = request_["Definition"]["CalculatedFields"]
+    assert "'Critical'" in critical_or_high["Expression"]
+    assert "'High'" in critical_or_high["Expression"]
+
+
+def test_every_distinct_count_reads_a_fact_mart(request_):
+    counted_marts = {
+        field["Column"]["DataSetIdentifier"]
+        for field in _find(request_["Definition"]["Sheets"], "CategoricalMeasureField")
+        if field["AggregationFunction"] == "DISTINCT_COUNT"
+    }
+
+    assert counted_marts == {
+        "fct_findings",
+        "fct_finding_remote_endpoints",
+        "fct_findings_open_past_target",
+    }
+
+
+def _find(value, key):
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if name == key:
+                yield item
+            yield from _find(item, key)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _find(item, key)
+
+
+def test_the_world_map_fills_countries_by_their_iso_code_with_the_country_role(request_, specs):
+    world_map = visuals(request_)["map-countries"]
+    [geography] = field_wells(world_map)["Geospatial"]
+    column = geography["CategoricalDimensionField"]["Column"]
+
+    assert world_map["kind"] == "FilledMapVisual"
+    assert column == {
+        "DataSetIdentifier": "fct_finding_remote_endpoints",
+        "ColumnName": "country_code",
+    }
+    endpoints = next(spec for spec in specs if spec.mart == "fct_finding_remote_endpoints")
+    roles = {c.name: c.geographic_role for c in endpoints.columns}
+    assert roles["country_code"] == "COUNTRY"
+
+
+def test_bars_trend_and_top_types_cover_what_the_issue_asks_for(request_):
+    found = visuals(request_)
+
+    assert found["bar-severity"]["kind"] == "BarChartVisual"
+    assert field_wells(found["bar-action-type"])["Category"][0]["CategoricalDimensionField"][
+        "Column"
+    ]["ColumnName"] == ("action_type")
+    trend = field_wells(found["line-daily-severity"])
+    assert trend["Category"][0]["DateDimensionField"]["DateGranularity"] == "DAY"
+    assert trend["Colors"][0]["CategoricalDimensionField"]["Column"]["ColumnName"] == (
+        "severity_label"
+    )
+    top = found["bar-top-finding-types"]["ChartConfiguration"]["SortConfiguration"]
+    assert top["CategoryItemsLimit"]["ItemsLimit"] == 10
+    assert {"table-archive-compliance", "table-open-past-target"} <= set(found)
+
+
+def test_filters_apply_across_the_datasets_of_their_sheet_with_a_control_each(request_, specs):
+    definition = request_["Definition"]
+    columns = {spec.mart: {c.name: c.type for c in spec.columns} for spec in specs}
+    controls = {
+        sheet["SheetId"]: {
+            next(iter(control.values()))["SourceFilterId"] for control in sheet["FilterControls"]
+        }
+        for sheet in definition["Sheets"]
+    }
+    filtered = {}
+    for group in definition["FilterGroups"]:
+        assert group["CrossDataset"] == "ALL_DATASETS"
+        [scoping] = group["ScopeConfiguration"]["SelectedSheets"][
+            "SheetVisualScopingConfigurations"
+        ]
+        assert scoping["Scope"] == "ALL_VISUALS"
+        [filter_] = group["Filters"]
+        [body] = filter_.values()
+        assert body["FilterId"] in controls[scoping["SheetId"]]
+        filtered.setdefault(scoping["SheetId"], []).append(body["Column"]["ColumnName"])
+
+    assert filtered == {
+        "findings": ["finding_date", "account_id", "region", "severity_label"],
+        "compliance": ["account_id", "region", "severity_label"],
+    }
+    # A cross-dataset filter reaches the datasets with a same-named, same-typed column.
+    for mart in ("fct_findings", "fct_finding_remote_endpoints"):
+        assert columns[mart]["finding_date"] == "DATETIME"
+        assert {"account_id", "region", "severity_label"} <= set(columns[mart])
+
+
+def test_the_dashboard_is_shared_with_owners_and_viewers(request_):
+    assert request_["Permissions"] == [
+        {"Principal": OWNER, "Actions": list(OWNER_ACTIONS)},
+        {"Principal": VIEWER, "Actions": list(VIEWER_ACTIONS)},
+    ]
+
+
+def test_the_version_description_carries_a_digest_that_follows_the_definition(request_):
+    definition = request_["Definition"]
+    changed = copy.deepcopy(definition)
+    changed["Sheets"][0]["Name"] = "Renamed"
+
+    assert definition_digest(request_["Name"], definition) in request_["VersionDescription"]
+    assert definition_digest("GuardDuty findings", changed) != definition_digest(
+        "GuardDuty findings", definition
+    )
+    assert len(request_["VersionDescription"]) <= 512
+
+
+def test_a_contract_without_a_column_the_dashboard_reads_fails_with_its_name(settings, specs):
+    broken = [
+        replace(spec, columns=tuple(c for c in spec.columns if c.name != "action_type"))
+        if spec.mart == "fct_findings"
+        else spec
+        for spec in specs
+    ]
+
+    with pytest.raises(MartSchemaError, match=r"fct_findings\.action_type"):
+        create_dashboard_request(settings, broken)
+
+
+def test_a_contract_that_retypes_a_filtered_column_fails(settings, specs):
+    retyped = [
+        replace(
+            spec,
+            columns=tuple(
+                ColumnSpec("finding_date", "STRING") if c.name == "finding_date" else c
+                for c in spec.columns
+            ),
+        )
+        for spec in specs
+    ]
+
+    with pytest.raises(MartSchemaError, match="finding_date as DATETIME"):
+        create_dashboard_request(settings, retyped)
+
+
+def test_the_dashboard_exposure_declares_exactly_the_marts_the_definition_reads():
+    document = yaml.safe_load((DBT_PROJECT_DIR / "models/marts/_exposures.yml").read_text())
+    [exposure] = [e for e in document["exposures"] if e["name"] == "quicksight_dashboard"]
+
+    declared = [dependency.split("'")[1] for dependency in exposure["depends_on"]]
+
+    assert sorted(declared) == sorted(DASHBOARD_MARTS)
+
+
+def test_the_project_contracts_build_a_valid_dashboard(settings):
+    project_specs = build_dataset_specs(settings)
+
+    request = create_dashboard_request(settings, project_specs)
+
+    assert check_against_model("CreateDashboard", request) == []
+    assert check_references(request["Definition"], project_specs) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The deeper checks find what botocore's validation does not
+
+
+def first_visual(request: dict, kind: str) -> dict:
+    for sheet in request["Definition"]["Sheets"]:
+        for visual in sheet["Visuals"]:
+            if kind in visual:
+                return visual[kind]
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    ("break_it", "problem"),
+    [
+        (
+            lambda r: first_visual(r, "BarChartVisual")["ChartConfiguration"].update(
+                Orientation="SIDEWAYS"
+            ),
+            "'SIDEWAYS' is not one of",
+        ),
+        (
+            lambda r: field_wells(first_visual(r, "FilledMapVisual"))["Values"].append(
+                field_wells(first_visual(r, "FilledMapVisual"))["Values"][0]
+            ),
+            "2 items, more than 1",
+        ),
+        (lambda r: r.update(DashboardId=" "), "does not match"),
+        (
+            lambda r: first_visual(r, "KPIVisual")["ChartConfiguration"]["FieldWells"]["Values"][
+                0
+            ].update(NumericalMeasureField={"FieldId": "x", "Column": {"ColumnName": "y"}}),
+            "takes exactly one member",
+        ),
+        (lambda r: r["Definition"].update(Colour="red"), "unknown members ['Colour']"),
+        (
+            lambda r: r["Definition"]["Sheets"][0]["Layouts"][0]["Configuration"]["GridLayout"][
+                "Elements"
+            ][0].update(ColumnSpan=99),
+            "99 is outside",
+        ),
+    ],
+)
+def test_the_model_check_finds_what_quicksight_would_reject(request_, break_it, problem):
+    broken = copy.deepcopy(request_)
+    break_it(broken)
+
+    problems = check_against_model("CreateDashboard", broken)
+
+    assert any(problem in found for found in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("break_it", "problem"),
+    [
+        (
+            lambda d: first_visual({"Definition": d}, "KPIVisual")["ChartConfiguration"][
+                "FieldWells"
+            ]["Values"][0]["CategoricalMeasureField"]["Column"].update(ColumnName="nope"),
+            "column fct_findings.nope is not in the dataset",
+        ),
+        (
+            lambda d: d["DataSetIdentifierDeclarations"].pop(0),
+            "names undeclared dataset fct_findings",
+        ),
+        (
+            lambda d: d["FilterGroups"].pop(0),
+            "control findings-date-range-control has no filter",
+        ),
+        (
+            lambda d: first_visual({"Definition": d}, "BarChartVisual")["ChartConfiguration"][
+                "SortConfiguration"
+            ].update(CategorySort=[{"FieldSort": {"FieldId": "ghost", "Direction": "ASC"}}]),
+            "sorts by unknown field ghost",
+        ),
+        (lambda d: d["Sheets"][0]["Visuals"].pop(), "layout"),
+    ],
+)
+def test_the_reference_check_finds_dangling_names(request_, specs, break_it, problem):
+    definition = copy.deepcopy(request_["Definition"])
+    break_it(definition)
+
+    problems = check_references(definition, specs)
+
+    assert any(problem in found for found in problems), problems
+
+
+def cloudformation_problems(request: dict) -> list[str]:
+    properties = {
+        key: request[key]
+        for key in (
+            "AwsAccountId",
+            "DashboardId",
+            "Name",
+            "Definition",
+            "VersionDescription",
+            "DashboardPublishOptions",
+            "Permissions",
+        )
+    }
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "Dashboard": {"Type": "AWS::QuickSight::Dashboard", "Properties": properties}
+        },
+    }
+    matches = lint(json.dumps(template), config=ManualArgs(regions=[REGION]))
+    return [str(match) for match in matches]
+
+
+def test_cfn_lint_accepts_the_definition_under_the_cloudformation_schema(request_):
+    assert cloudformation_problems(request_) == []
+
+
+def test_cfn_lint_rejects_a_broken_definition(request_):
+    broken = copy.deepcopy(request_)
+    first_visual(broken, "LineChartVisual")["ChartConfiguration"]["Type"] = "SPLINE"
+
+    assert any("SPLINE" in problem for problem in cloudformation_problems(broken))
+
+
+# ---------------------------------------------------------------------------------------------
+# Deploying
+
+
+def options(fake_time: FakeTime, **overrides) -> DashboardDeployOptions:
+    values = {
+        "poll_seconds": 5.0,
+        "timeout_seconds": 60.0,
+        "retry": RetryPolicy(max_attempts=3, base_delay_seconds=1, max_delay_seconds=4),
+        "sleep": fake_time.sleep,
+        "clock": fake_time.clock,
+        "jitter": lambda: 0.5,
+    }
+    return DashboardDeployOptions(**{**values, **overrides})
+
+
+def version_arn(number: int) -> str:
+    return f"{DASHBOARD_ARN}/version/{number}"
+
+
+def described(number: int, status: str, description: str = "older", errors=None) -> dict:
+    version = {"VersionNumber": number, "Status": status, "Description": description}
+    if errors is not None:
+        version["Errors"] = errors
+    return {
+        "Dashboard": {"DashboardId": DASHBOARD_ID, "Arn": DASHBOARD_ARN, "Version": version},
+        "Status": 200,
+    }
+
+
+def expect_missing(stub):
+    stub.add_client_error(
+        "describe_dashboard",
+        service_error_code="ResourceNotFoundException",
+        http_status_code=404,
+        expected_params=IDS,
+    )
+
+
+def expect_published(stub, number: int, description: str):
+    stub.add_response(
+        "describe_dashboard", described(number, "UPDATE_SUCCESSFUL", description), IDS
+    )
+
+
+def expect_version(stub, number: int, status: str, errors=None):
+    stub.add_response(
+        "describe_dashboard",
+        described(number, status, errors=errors),
+        {**IDS, "VersionNumber": number},
+    )
+
+
+def expect_publish(stub, number: int):
+    stub.add_response(
+        "update_dashboard_published_version",
+        {"DashboardId": DASHBOARD_ID, "DashboardArn": DASHBOARD_ARN, "Status": 200},
+        {**IDS, "VersionNumber": number},
+    )
+
+
+def expect_update(stub, request: dict, number: int):
+    update = {key: value for key, value in request.items() if key != "Permissions"}
+    stub.add_response(
+        "update_dashboard",
+        {"Arn": DASHBOARD_ARN, "VersionArn": version_arn(number), "Status": 202},
+        update,
+    )
+
+
+def expect_grant(stub, request: dict):
+    stub.add_response(
+        "update_dashboard_permissions",
+        {"DashboardId": DASHBOARD_ID, "Status": 200},
+        {**IDS, "GrantPermissions": request["Permissions"]},
+    )
+
+
+def deploy(client, request, fake_time, **overrides):
+    return deploy_dashboard(client, request, options=options(fake_time, **overrides))
+
+
+def test_a_missing_dashboard_is_created_with_permissions_then_published_once_built(
+    client, stub, request_, fake_time
+):
+    expect_missing(stub)
+    stub.add_response(
+        "create_dashboard",
+        {"Arn": DASHBOARD_ARN, "VersionArn": version_arn(1), "Status": 202},
+        request_,
+    )
+    expect_version(stub, 1, "CREATION_IN_PROGRESS")
+    expect_version(stub, 1, "CREATION_SUCCESSFUL")
+    expect_publish(stub, 1)
+
+    result = deploy(client, request_, fake_time)
+
+    assert (result.action, result.version_number) == ("created", 1)
+    assert fake_time.sleeps == [5.0]
+
+
+def test_a_changed_definition_updates_publishes_the_new_version_and_grants(
+    client, stub, request_, fake_time
+):
+    expect_published(stub, 2, "Deployed as code; definition sha256:previous")
+    expect_update(stub, request_, 3)
+    expect_version(stub, 3, "UPDATE_SUCCESSFUL")
+    expect_publish(stub, 3)
+    expect_grant(stub, request_)
+
+    result = deploy(client, request_, fake_time)
+
+    assert (result.action, result.version_number) == ("updated", 3)
+
+
+def test_an_unchanged_definition_deploys_nothing_and_only_grants(client, stub, request_, fake_time):
+    expect_published(stub, 4, request_["VersionDescription"])
+    expect_grant(stub, request_)
+
+    result = deploy(client, request_, fake_time)
+
+    assert (result.action, result.version_number) == ("unchanged", 4)
+
+
+def test_a_failed_version_is_not_published_and_its_errors_are_surfaced(
+    client, stub, request_, fake_time
+):
+    expect_published(stub, 2, "Deployed as code; definition sha256:previous")
+    expect_update(stub, request_, 3)
+    errors = [
+        {
+            "Type": "COLUMN_TYPE_MISMATCH",
+            "Message": "finding_date is not a date",
+            "ViolatedEntities": [{"Path": "sheet/findings/visual/line-daily-severity"}],
+        }
+    ]
+    expect_version(stub, 3, "UPDATE_FAILED", errors)
+    # No UpdateDashboardPublishedVersion is stubbed: publishing would fail the test.
+
+    with pytest.raises(DashboardVersionFailed) as raised:
+        deploy(client, request_, fake_time)
+
+    message = str(raised.value)
+    assert "COLUMN_TYPE_MISMATCH: finding_date is not a date" in message
+    assert "sheet/findings/visual/line-daily-severity" in message
+    assert "previously published version stays live" in message
+    assert raised.value.version_number == 3
+    assert raised.value.errors == errors
+
+
+def test_a_conflict_with_an_update_in_progress_is_retried(client, stub, request_, fake_time):
+    expect_published(stub, 2, "Deployed as code; definition sha256:previous")
+    stub.add_client_error(
+        "update_dashboard", service_error_code="ConflictException", http_status_code=409
+    )
+    expect_update(stub, request_, 3)
+    expect_version(stub, 3, "UPDATE_SUCCESSFUL")
+    expect_publish(stub, 3)
+    expect_grant(stub, request_)
+
+    result = deploy(client, request_, fake_time)
+
+    assert result.action == "updated"
+    assert fake_time.sleeps == [0.5]
+
+
+def test_conflict_retries_are_bounded(client, stub, request_, fake_time):
+    expect_published(stub, 2, "Deployed as code; definition sha256:previous")
+    for _ in range(3):
+        stub.add_client_error(
+            "update_dashboard", service_error_code="ConflictException", http_status_code=409
+        )
+
+    with pytest.raises(QuickSightApiError, match="still ConflictException after 3 attempts"):
+        deploy(client, request_, fake_time)
+
+
+def test_a_dashboard_created_meanwhile_is_updated_instead(client, stub, request_, fake_time):
+    expect_missing(stub)
+    stub.add_client_error(
+        "create_dashboard", service_error_code="ResourceExistsException", http_status_code=409
+    )
+    expect_update(stub, request_, 2)
+    expect_version(stub, 2, "UPDATE_SUCCESSFUL")
+    expect_publish(stub, 2)
+    expect_grant(stub, request_)
+
+    assert deploy(client, request_, fake_time).action == "updated"
+
+
+def test_a_version_still_building_at_the_timeout_is_not_published(
+    client, stub, request_, fake_time
+):
+    expect_published(stub, 2, "Deployed as code; definition sha256:previous")
+    expect_update(stub, request_, 3)
+    for _ in range(3):
+        expect_version(stub, 3, "UPDATE_IN_PROGRESS")
+
+    with pytest.raises(QuickSightError, match="still UPDATE_IN_PROGRESS after 10s; not published"):
+        deploy(client, request_, fake_time, timeout_seconds=10)
+
+
+# ---------------------------------------------------------------------------------------------
+# The asset and the command line
+
+
+def stubbed_resource(client) -> QuickSightResource:
+    class StubbedQuickSightResource(QuickSightResource):
+        def get_client(self):
+            return client
+
+    return StubbedQuickSightResource(region_name=REGION)
+
+
+def test_the_dashboard_asset_deploys_after_the_datasets(client, stub, settings, monkeypatch):
+    monkeypatch.setattr(quicksight_assets, "get_settings", lambda: settings)
+    monkeypatch.setattr(marts, "MARTS_DIR", FIXTURE_MARTS)
+    request = create_dashboard_request(settings, build_dataset_specs(settings, FIXTURE_MARTS))
+    expect_published(stub, 7, request["VersionDescription"])
+    expect_grant(stub, request)
+    context = dg.build_asset_context(resources={"quicksight": stubbed_resource(client)})
+
+    result = quicksight_dashboard(context)
+
+    assert result.metadata["action"] == "unchanged"
+    assert result.metadata["published_version"].value == 7
+    [spec] = quicksight_dashboard.specs
+    assert {dep.asset_key for dep in spec.deps} == {dg.AssetKey(["quicksight", "datasets"])}
+    assert spec.group_name == "publish"
+
+
+def test_the_command_line_prints_a_valid_create_dashboard_request(monkeypatch, capsys):
+    for variable in (
+        "QUICKSIGHT_ACCOUNT_ID",
+        "QUICKSIGHT_PRINCIPAL_ARN",
+        "QUICKSIGHT_DASHBOARD_OWNER_ARNS",
+        "QUICKSIGHT_DASHBOARD_VIEWER_ARNS",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(cli, "get_settings", load_settings)
+
+    assert cli.main(["quicksight-dashboard"]) == 0
+
+    request = json.loads(capsys.readouterr().out)
+    assert request["AwsAccountId"] == PLACEHOLDER_ACCOUNT_ID
+    assert request["Permissions"][0]["Principal"].endswith(
+        ":group/default/guardduty-dashboard-owners"
+    )
+    client = boto3.client(
+        "quicksight", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(client) as stubber:
+        stubber.add_response("create_dashboard", {"Status": 202}, request)
+        client.create_dashboard(**request)
