@@ -2,7 +2,7 @@
 
 import io
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -31,6 +31,7 @@ from orchestration.lib.ingest.api_backfill import (
     page_key,
     run_backfill,
 )
+from orchestration.lib.ingest.parsing import parse_object
 from orchestration.lib.ingest.runner import run_ingest
 from orchestration.lib.lake.store import LocalStore
 
@@ -72,8 +73,15 @@ def stub_window(stubber, day_1_pages, day_2_pages=(), findings=None):
             )
 
 
-def run(client, store, caller=None):
-    return run_backfill(lambda region: client, store, [REGION], WINDOW, caller or a_caller()[0])
+def run(client, store, caller=None, captured_at=NOW):
+    return run_backfill(
+        lambda region: client,
+        store,
+        [REGION],
+        WINDOW,
+        caller or a_caller()[0],
+        captured_at=captured_at,
+    )
 
 
 def written_pages(store: LocalStore) -> dict[str, list[dict]]:
@@ -125,7 +133,10 @@ def test_pages_are_written_under_account_region_and_day_keys_as_getfindings_outp
         f"guardduty-api/{ACCOUNT_ID}/{REGION}/2026/10/02",
     ]
     first = json.loads(store.read(keys[0]))
-    assert first == {"Findings": [boto3_finding("a" * 32)]}
+    assert first == {
+        "Findings": [boto3_finding("a" * 32)],
+        "capturedAt": "2026-10-02T12:00:00.000Z",
+    }
 
 
 def test_archived_and_active_findings_are_both_backfilled(tmp_path):
@@ -146,11 +157,11 @@ def test_archived_and_active_findings_are_both_backfilled(tmp_path):
 def test_a_second_run_over_the_same_findings_writes_nothing(tmp_path):
     store = LocalStore(tmp_path / "raw")
     ids = finding_ids(60)
-    for _ in range(2):
+    for captured_at in (NOW, NOW + timedelta(hours=1)):
         client, stubber = stubbed_client()
         # The API may list ids in another order; the objects must not change.
         stub_window(stubber, [list(reversed(ids))])
-        stats = run(client, store)
+        stats = run(client, store, captured_at=captured_at)
         stubber.assert_no_pending_responses()
     before = {stored.key: stored.version for stored in store.list()}
 
@@ -243,7 +254,7 @@ def test_page_key_depends_on_the_versions_not_their_order():
 
     assert forward == backward
     assert forward != updated
-    assert page_bytes(findings) == page_bytes(findings[::-1])
+    assert page_bytes(findings, NOW) == page_bytes(findings[::-1], NOW)
 
 
 def test_members_botocore_parses_to_datetimes_are_written_as_epoch_seconds():
@@ -252,7 +263,7 @@ def test_members_botocore_parses_to_datetimes_are_written_as_epoch_seconds():
         "ScanStartedAt": datetime(2026, 10, 1, 10, 0, tzinfo=UTC)
     }
 
-    (written,) = json.loads(page_bytes([finding]))["Findings"]
+    (written,) = json.loads(page_bytes([finding], NOW))["Findings"]
 
     assert written["Service"]["EbsVolumeScanDetails"]["ScanStartedAt"] == 1790848800.0
 
@@ -287,6 +298,83 @@ def test_backfilled_pages_are_ingested_into_the_lake_with_their_archived_flag(tm
         active: False,
     }
     assert rows[active]["accountId"] == ACCOUNT_ID
+
+
+def backfill_states(store, finding_id, states):
+    """One run per archive state, an hour apart; returns the stats of the last run."""
+    for hour, archived in enumerate(states):
+        client, stubber = stubbed_client()
+        stub_window(
+            stubber,
+            [[finding_id]],
+            findings={finding_id: boto3_finding(finding_id, archived=archived)},
+        )
+        stats = run(client, store, captured_at=NOW + timedelta(hours=hour))
+        stubber.assert_no_pending_responses()
+    return stats
+
+
+def latest_observation(store: LocalStore) -> tuple[str, bool]:
+    pages = [json.loads(store.read(stored.key)) for stored in store.list("guardduty-api/")]
+    latest = max(pages, key=lambda page: page["capturedAt"])
+    (finding,) = latest["Findings"]
+    return latest["capturedAt"], finding["Service"]["Archived"]
+
+
+def test_each_page_records_when_it_was_captured(tmp_path):
+    store = LocalStore(tmp_path / "raw")
+
+    backfill_states(store, "c" * 32, [False])
+
+    assert latest_observation(store) == ("2026-10-02T12:00:00.000Z", False)
+
+
+def test_a_finding_archived_again_after_an_unarchive_is_observed_again(tmp_path):
+    store = LocalStore(tmp_path / "raw")
+
+    stats = backfill_states(store, "c" * 32, [True, False, True])
+
+    assert stats.objects_reobserved == 1
+    assert len(written_pages(store)) == 3
+    assert latest_observation(store) == ("2026-10-02T14:00:00.000Z", True)
+    again = backfill_states(store, "c" * 32, [True])
+    assert (again.objects_written, again.objects_reobserved, again.objects_skipped) == (0, 0, 1)
+
+
+def test_the_ingest_reads_each_page_as_a_copy_observed_at_its_capture_time(tmp_path):
+    store = LocalStore(tmp_path / "raw")
+    backfill_states(store, "c" * 32, [True, False, True])
+
+    observations = sorted(
+        (finding.observed_at, json.loads(finding.finding_json)["service"]["archived"])
+        for stored in store.list("guardduty-api/")
+        for finding in parse_object(stored.key, store.read(stored.key)).findings
+    )
+
+    assert observations == [
+        (datetime(2026, 10, 2, 12), True),
+        (datetime(2026, 10, 2, 13), False),
+        (datetime(2026, 10, 2, 14), True),
+    ]
+
+
+def test_a_page_written_before_capture_times_is_kept_and_read_at_its_modification_time(
+    tmp_path,
+):
+    store = LocalStore(tmp_path / "raw")
+    finding = boto3_finding("c" * 32)
+    key = page_key(ACCOUNT_ID, REGION, date(2026, 10, 1), [finding])
+    store.write(key, json.dumps({"Findings": [finding]}).encode())
+
+    stats = backfill_states(store, "c" * 32, [False])
+    (stored,) = store.list("guardduty-api/")
+    (parsed,) = parse_object(
+        stored.key, store.read(stored.key), last_modified=stored.last_modified
+    ).findings
+
+    assert (stats.objects_skipped, stats.objects_written) == (1, 0)
+    assert "capturedAt" not in json.loads(store.read(key))
+    assert parsed.observed_at == stored.last_modified.replace(tzinfo=None)
 
 
 class TestAsset:

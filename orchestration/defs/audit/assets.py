@@ -35,8 +35,9 @@ class BackfillConfig(dg.Config):
     description=(
         "Every finding GuardDuty still holds (90-day retention), archived ones included, copied "
         "from the API (ListFindings, GetFindings) into the raw source as GetFindings pages under "
-        "guardduty-api/<account>/<region>/<YYYY>/<MM>/<DD>/. Idempotent: a re-run over unchanged "
-        "findings writes nothing. Needs AWS credentials with GuardDuty read access."
+        "guardduty-api/<account>/<region>/<YYYY>/<MM>/<DD>/, each with the time it was captured "
+        "(capturedAt). Idempotent: a re-run over unchanged findings writes nothing. Needs AWS "
+        "credentials with GuardDuty read access."
     ),
 )
 def guardduty_api_backfill(
@@ -48,13 +49,15 @@ def guardduty_api_backfill(
     """Backfill finding history and archive state from the GuardDuty API into the raw source."""
     settings = get_settings()
     audit = get_audit_settings()
-    window = BackfillWindow.last_days(config.days or audit.backfill_days, datetime.now(UTC))
+    now = datetime.now(UTC)
+    window = BackfillWindow.last_days(config.days or audit.backfill_days, now)
     stats = run_backfill(
         guardduty.get_client,
         open_store(settings.source_uri, s3.get_client),
         audit.backfill_regions,
         window,
         log=context.log,
+        captured_at=now,
     )
     return dg.MaterializeResult(metadata=backfill_metadata(stats, settings.source_uri))
 
@@ -71,5 +74,6 @@ def backfill_metadata(stats: BackfillStats, source_uri: str) -> dict:
         "objects_written": stats.objects_written,
         "objects_rewritten": stats.objects_rewritten,
         "objects_skipped": stats.objects_skipped,
+        "objects_reobserved": stats.objects_reobserved,
         "api_retries": stats.api_retries,
     }

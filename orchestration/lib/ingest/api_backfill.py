@@ -9,11 +9,20 @@ For each Region, detector and UTC day of the window: ``ListFindings`` on ``updat
 day (paginated, no filter on ``service.archived``), the ids sorted, ``GetFindings`` per 50 ids, and
 one object per batch and account::
 
-    guardduty-api/<account>/<region>/<YYYY>/<MM>/<DD>/<sha256>.json   {"Findings": [...]}
+    guardduty-api/<account>/<region>/<YYYY>/<MM>/<DD>/<sha256>.json
+        {"Findings": [...], "capturedAt": "<when the run captured them, ISO-8601 UTC>"}
+
+``capturedAt`` is when this copy of each finding was observed: copies of one version that differ
+(archived in one, not in the other) are ordered by it downstream. Pages written before it existed
+are still read; their object's last modification stands in for it.
 
 The hash covers the sorted (id, updatedAt, archived) triples of the object, so a re-run over
 unchanged findings produces the same keys and writes nothing, while a finding that was updated or
-archived since produces a new object (raw objects are never overwritten with other findings).
+archived since produces a new object (raw objects are never overwritten with other findings). One
+state can come back: a finding archived, unarchived, then archived again has the same triple as
+its first page. When a page already exists but a later page of its day observed one of its
+findings in the other state, the page is written again as a new observation
+(``<sha256>-<capture time>.json``), so the latest observation is always the current state.
 Querying per day keeps batches stable: a new update moves one finding to today and disturbs only
 the day it left. The findings are stored exactly as boto3 returns them (PascalCase, string
 timestamps as GuardDuty sends them); the few members botocore parses into datetimes are written
@@ -42,12 +51,13 @@ from orchestration.lib.aws.guardduty import (
     list_finding_ids,
     updated_between,
 )
-from orchestration.lib.lake.store import ObjectStore
+from orchestration.lib.lake.store import ObjectStore, StoredObject
 
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "guardduty-api"
 GUARDDUTY_RETENTION_DAYS = 90
+CAPTURED_AT_KEY = "capturedAt"
 _UNSAFE_KEY_SEGMENT = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -94,6 +104,8 @@ class BackfillStats:
     objects_written: int = 0
     objects_skipped: int = 0
     objects_rewritten: int = 0
+    # Unchanged pages written again because their findings' state changed back since.
+    objects_reobserved: int = 0
     api_retries: int = 0
 
 
@@ -104,6 +116,7 @@ def run_backfill(
     window: BackfillWindow,
     caller: ApiCaller | None = None,
     log: logging.Logger | None = None,
+    captured_at: datetime | None = None,
 ) -> BackfillStats:
     """Copy every finding updated in ``window`` from each Region's detectors into ``store``.
 
@@ -114,6 +127,8 @@ def run_backfill(
         window: which ``updatedAt`` times to read.
         caller: retry policy, sleep and jitter (injectable for tests).
         log: where progress goes.
+        captured_at: the capture time written into the pages (default now); the findings'
+            state is read after it.
 
     Raises:
         GuardDutyAccessDenied: a permission is missing (no retry).
@@ -123,12 +138,13 @@ def run_backfill(
     caller = caller or ApiCaller()
     log = log or logger
     stats = BackfillStats(window_start=window.start, window_end=window.end)
+    pages = _PageWriter(store, captured_at or datetime.now(UTC), stats)
     for region in regions:
         client = client_for_region(region)
         try:
             for detector_id in list_detector_ids(client, caller, region):
                 stats.detectors.append(f"{region}/{detector_id}")
-                _backfill_detector(client, store, region, detector_id, window, caller, stats, log)
+                _backfill_detector(client, pages, region, detector_id, window, caller, log)
         except BotoCoreError as error:
             # No credentials, no route to the endpoint: nothing a retry here would fix.
             raise GuardDutyApiError(f"GuardDuty in {region}: {error}") from error
@@ -139,7 +155,7 @@ def run_backfill(
         window.end.isoformat(),
         stats.findings_listed,
         stats.findings_written,
-        stats.objects_written + stats.objects_rewritten,
+        stats.objects_written + stats.objects_rewritten + stats.objects_reobserved,
         stats.objects_skipped,
     )
     return stats
@@ -147,14 +163,14 @@ def run_backfill(
 
 def _backfill_detector(
     client: Any,
-    store: ObjectStore,
+    pages: _PageWriter,
     region: str,
     detector_id: str,
     window: BackfillWindow,
     caller: ApiCaller,
-    stats: BackfillStats,
     log: logging.Logger,
 ) -> None:
+    stats = pages.stats
     for day, day_start, day_end in window.days():
         description = f"{region}/{detector_id} {day.isoformat()}"
         # Sorted so the same findings fall into the same batches, whatever order the API lists.
@@ -173,7 +189,7 @@ def _backfill_detector(
                 lambda batch=batch: client.get_findings(DetectorId=detector_id, FindingIds=batch),
             )
             for account_id, findings in _by_account(response.get("Findings", [])).items():
-                _store_page(store, account_id, region, day, findings, stats)
+                pages.write_page(account_id, region, day, findings)
         if finding_ids:
             log.info("%s: %d findings", description, len(finding_ids))
 
@@ -200,10 +216,16 @@ def page_key(account_id: str, region: str, day: date, findings: list[dict[str, A
     return f"{KEY_PREFIX}/{account}/{region}/{day:%Y/%m/%d}/{digest}.json"
 
 
-def page_bytes(findings: list[dict[str, Any]]) -> bytes:
-    """``{"Findings": [...]}`` in a stable order, as the GetFindings response holds them."""
+def page_bytes(findings: list[dict[str, Any]], captured_at: datetime) -> bytes:
+    """``{"Findings": [...], "capturedAt": ...}``, the findings in a stable order, as the
+    GetFindings response holds them."""
     ordered = sorted(findings, key=lambda finding: str(finding.get("Id", "")))
-    return json.dumps({"Findings": ordered}, default=_wire_value, separators=(",", ":")).encode()
+    page = {"Findings": ordered, CAPTURED_AT_KEY: _iso(captured_at)}
+    return json.dumps(page, default=_wire_value, separators=(",", ":")).encode()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _wire_value(value: Any) -> Any:
@@ -213,34 +235,94 @@ def _wire_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _same_page(stored: bytes, data: bytes) -> bool:
+def _page_findings(data: bytes) -> list[Any] | None:
     try:
-        return json.loads(stored) == json.loads(data)
+        page = json.loads(data)
     except ValueError:
-        return False
+        return None
+    return page.get("Findings") if isinstance(page, dict) else None
 
 
-def _store_page(
-    store: ObjectStore,
-    account_id: str,
-    region: str,
-    day: date,
-    findings: list[dict[str, Any]],
-    stats: BackfillStats,
-) -> None:
-    key = page_key(account_id, region, day, findings)
-    data = page_bytes(findings)
-    if store.write_if_absent(key, data):
-        stats.objects_written += 1
-    elif _same_page(store.read(key), data):
-        stats.objects_skipped += 1
-        return
-    else:
-        # Same versions, other details (GuardDuty changed a field without a new updatedAt), or a
-        # copy cut short by a crash: the new copy replaces it, and the ingest reads it again.
-        store.write(key, data)
-        stats.objects_rewritten += 1
-    stats.findings_written += len(findings)
-    stats.archived_findings_written += sum(
-        1 for finding in findings if finding.get("Service", {}).get("Archived")
-    )
+def _version_states(findings: list[dict[str, Any]]) -> dict[tuple[str, str], bool]:
+    """(id, updatedAt) -> archived, of the findings of a page."""
+    return {
+        (str(finding.get("Id", "")), str(finding.get("UpdatedAt", ""))): bool(
+            finding.get("Service", {}).get("Archived", False)
+        )
+        for finding in findings
+        if isinstance(finding, dict)
+    }
+
+
+class _PageWriter:
+    """Writes pages into the raw source, each once per state of its findings."""
+
+    def __init__(self, raw: ObjectStore, captured_at: datetime, stats: BackfillStats) -> None:
+        self.raw = raw
+        self.captured_at = captured_at.astimezone(UTC)
+        self.stats = stats
+        # Per day folder: (id, updatedAt) -> (observed at, archived) of its latest observation.
+        self._latest: dict[str, dict[tuple[str, str], tuple[datetime, bool]]] = {}
+
+    def write_page(
+        self, account_id: str, region: str, day: date, findings: list[dict[str, Any]]
+    ) -> None:
+        key = page_key(account_id, region, day, findings)
+        data = page_bytes(findings, self.captured_at)
+        if self.raw.write_if_absent(key, data):
+            self.stats.objects_written += 1
+        else:
+            stored = _page_findings(self.raw.read(key))
+            if stored == _page_findings(data):
+                if not self._changed_back(key, findings):
+                    self.stats.objects_skipped += 1
+                    return
+                key = f"{key.removesuffix('.json')}-{self.captured_at:%Y%m%dT%H%M%S}Z.json"
+                self.raw.write(key, data)
+                self.stats.objects_reobserved += 1
+            else:
+                # Same versions, other details (GuardDuty changed a field without a new
+                # updatedAt), or a copy cut short by a crash: the new copy replaces it, and the
+                # ingest reads it again.
+                self.raw.write(key, data)
+                self.stats.objects_rewritten += 1
+        self.stats.findings_written += len(findings)
+        self.stats.archived_findings_written += sum(
+            1 for finding in findings if finding.get("Service", {}).get("Archived")
+        )
+
+    def _changed_back(self, key: str, findings: list[dict[str, Any]]) -> bool:
+        """True when the latest observation of one of ``findings`` holds another archive state."""
+        latest = self._observations(key.rsplit("/", 1)[0] + "/")
+        return any(
+            version in latest and latest[version][1] != archived
+            for version, archived in _version_states(findings).items()
+        )
+
+    def _observations(self, folder: str) -> dict[tuple[str, str], tuple[datetime, bool]]:
+        if folder not in self._latest:
+            latest: dict[tuple[str, str], tuple[datetime, bool]] = {}
+            for stored in self.raw.list_folder(folder).objects:
+                if not stored.key.endswith(".json"):
+                    continue
+                observed_at, states = _observation(self.raw.read(stored.key), stored)
+                for version, archived in states.items():
+                    if version not in latest or observed_at > latest[version][0]:
+                        latest[version] = (observed_at, archived)
+            self._latest[folder] = latest
+        return self._latest[folder]
+
+
+def _observation(data: bytes, stored: StoredObject) -> tuple[datetime, dict[tuple[str, str], bool]]:
+    """When a stored page was captured (its ``capturedAt``, else its last modification), and the
+    archive state of each of its versions."""
+    observed_at = stored.last_modified or datetime.min.replace(tzinfo=UTC)
+    try:
+        page = json.loads(data)
+        findings = page["Findings"]
+        if isinstance(page.get(CAPTURED_AT_KEY), str):
+            observed_at = datetime.fromisoformat(page[CAPTURED_AT_KEY].replace("Z", "+00:00"))
+    except (ValueError, TypeError, KeyError):
+        # Not a page this module wrote: it observes nothing.
+        return observed_at, {}
+    return observed_at, _version_states(findings) if isinstance(findings, list) else {}
