@@ -321,3 +321,30 @@ def test_guardduty_export_is_scoped_to_the_detector(lake):
         condition = statement["Condition"]["StringEquals"]
         assert set(condition) == {"aws:SourceAccount", "aws:SourceArn"}
         assert ":detector/${GuardDutyDetectorId}" in condition["aws:SourceArn"]["Fn::Sub"]
+
+
+def test_the_run_role_deploys_exactly_the_configured_dashboard(lake):
+    role = lake["Resources"]["DagsterRunRole"]["Properties"]
+    dashboard_statements = [
+        statement
+        for policy in role["Policies"]
+        for statement in _statements(policy["PolicyDocument"])
+        if any(
+            ":dashboard/" in resource.get("Fn::Sub", "")
+            for resource in _as_list(statement["Resource"])
+        )
+    ]
+
+    [statement] = dashboard_statements
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:quicksight:${AWS::Region}:${AWS::AccountId}"
+        ":dashboard/${QuickSightDashboardId}"
+    }
+    assert sorted(statement["Action"]) == [
+        "quicksight:CreateDashboard",
+        "quicksight:DescribeDashboard",
+        "quicksight:DescribeDashboardPermissions",
+        "quicksight:UpdateDashboard",
+        "quicksight:UpdateDashboardPermissions",
+        "quicksight:UpdateDashboardPublishedVersion",
+    ]
