@@ -232,6 +232,7 @@ class AuditSettings:
 
     backfill_days: int
     backfill_regions: tuple[str, ...]
+    backfill_cron: str
     alert_sns_topic_arn: str
     alert_file: str
     alert_max_age_hours: int
@@ -250,6 +251,16 @@ def _regions(default_region: str) -> tuple[str, ...]:
                 f"GUARDDUTY_BACKFILL_REGIONS: {region!r} is not an AWS region name."
             )
     return regions or (default_region,)
+
+
+def _cron(variable: str, default: str) -> str:
+    value = " ".join(os.environ.get(variable, "").split()) or default
+    if len(value.split(" ")) != 5:
+        raise ConfigurationError(
+            f"{variable}={value!r} is not a cron schedule of five fields (minute hour day "
+            "month weekday), e.g. '30 4 * * *'."
+        )
+    return value
 
 
 def _flag(variable: str, default: bool) -> bool:
@@ -273,6 +284,8 @@ def load_audit_settings(settings: Settings) -> AuditSettings:
         # GuardDuty keeps findings for 90 days, so a longer window finds nothing more.
         backfill_days=min(_int("GUARDDUTY_BACKFILL_DAYS", 90), 90),
         backfill_regions=_regions(settings.aws_region),
+        # Archive state reaches the lake only through the API backfill: daily by default.
+        backfill_cron=_cron("GUARDDUTY_BACKFILL_CRON", "30 4 * * *"),
         alert_sns_topic_arn=topic_arn,
         alert_file=(
             _local_path(alert_file, "GUARDDUTY_ALERT_FILE")
