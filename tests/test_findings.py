@@ -2,7 +2,7 @@
 
 import gzip
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -400,3 +400,30 @@ class TestObservedAt:
         (entry,) = result.quarantined
         assert entry.reason.startswith("page: capturedAt")
         assert "before GuardDuty existed" in entry.reason
+
+
+def test_both_stores_report_each_objects_last_modification_in_utc(tmp_path, monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    from orchestration.lib.lake.store import LocalStore, S3Store
+
+    local = LocalStore(tmp_path)
+    local.write("events/e.json", b"{}")
+    (stored,) = local.list()
+    assert stored.last_modified == datetime.fromtimestamp(
+        (tmp_path / "events" / "e.json").stat().st_mtime_ns / 1e9, UTC
+    )
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-access-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="raw-findings")
+        s3 = S3Store("s3://raw-findings/guardduty", client)
+        s3.write("events/e.json", b"{}")
+        (listed,) = s3.list()
+        (in_folder,) = s3.list_folder("events/").objects
+        head = client.head_object(Bucket="raw-findings", Key="guardduty/events/e.json")
+    assert listed.last_modified == in_folder.last_modified == head["LastModified"]
+    assert listed.last_modified.utcoffset() == timedelta(0)
