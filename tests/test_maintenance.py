@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from orchestration.lib.lake import tables
-from orchestration.lib.lake.catalog import connect_lake
+from orchestration.lib.lake.catalog import connect_lake, open_lake
 from orchestration.lib.lake.commit import BatchRows, append_rows, commit_batch
 from orchestration.lib.lake.maintenance import (
     MaintenancePolicy,
@@ -183,3 +183,21 @@ def test_a_tag_past_its_retention_is_removed_and_its_snapshot_expires(lake):
     assert "review-2026-10" not in table.metadata.refs
     assert table.snapshot_by_id(reported.snapshot_ids[tables.FINDINGS]) is None
     assert len(visible_findings(pin(lake))) == 3 * 2 * len(DAYS)
+
+
+def test_the_maintenance_asset_compacts_the_configured_lake(fresh_settings):
+    import dagster as dg
+
+    from orchestration.defs.ingest.maintenance import lake_maintenance
+    from orchestration.lib.environment import get_settings
+
+    ingest_batches(open_lake(get_settings()), 0, 3)
+    result = dg.materialize(
+        [lake_maintenance],
+        run_config={"ops": {"lake__maintenance": {"config": {"min_small_files": 2}}}},
+    )
+
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("lake__maintenance")
+    assert materialization.metadata["findings.partitions_compacted"].value == len(DAYS)
+    assert len(data_files(open_lake(get_settings()), tables.FINDINGS)) == len(DAYS)

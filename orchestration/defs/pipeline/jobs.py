@@ -3,6 +3,7 @@ import dagster as dg
 from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL
 from orchestration.defs.audit.report_assets import REVIEW_REPORT
 from orchestration.defs.ingest.assets import LAKE_FINDINGS, LAKE_QUARANTINE
+from orchestration.defs.ingest.maintenance import LAKE_MAINTENANCE
 from orchestration.defs.publish.dashboard_assets import OFFLINE_DASHBOARD
 from orchestration.lib.environment import get_settings
 
@@ -11,8 +12,10 @@ QUICKSIGHT_PREFIX = ["quicksight"]
 
 def pipeline_selection(is_production: bool) -> dg.AssetSelection:
     """From the lake to the final stage: QuickSight on AWS, the HTML dashboard locally."""
-    # The GuardDuty API backfill runs on demand or in its own job, not every pipeline run.
-    everything = dg.AssetSelection.all() - dg.AssetSelection.assets(GUARDDUTY_API_BACKFILL)
+    # The GuardDuty API backfill and lake maintenance run in their own jobs, not every run.
+    everything = dg.AssetSelection.all() - dg.AssetSelection.assets(
+        GUARDDUTY_API_BACKFILL, LAKE_MAINTENANCE
+    )
     if is_production:
         # The monthly AU-6 report has its own schedule there; locally `make run` writes it too.
         return everything - dg.AssetSelection.assets(OFFLINE_DASHBOARD, REVIEW_REPORT)

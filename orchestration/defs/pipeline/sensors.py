@@ -1,48 +1,46 @@
-from datetime import UTC, datetime
+from datetime import datetime
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
-from dagster_aws.s3.sensor import get_objects
 
 from orchestration.defs.pipeline.jobs import guardduty_ingest
-from orchestration.lib.environment import get_settings, is_s3_uri
-from orchestration.lib.lake.store import LocalStore
+from orchestration.lib.environment import get_settings
+from orchestration.lib.ingest.listing import list_new_candidates
+from orchestration.lib.lake.store import open_store
 
 
 @dg.sensor(
     job=guardduty_ingest,
     minimum_interval_seconds=120,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Starts an ingest run when new raw objects arrive under GUARDDUTY_SOURCE_URI.",
+    description=(
+        "Starts an ingest run when new raw objects arrive under GUARDDUTY_SOURCE_URI. A tick lists "
+        "only the dated folders from its cursor's day minus the lookback (see "
+        "orchestration/lib/ingest/listing.py), never the whole bucket, and reads no lake table."
+    ),
 )
 def new_raw_objects_sensor(context: dg.SensorEvaluationContext, s3: S3Resource):
+    """The cursor is the newest LastModified seen; objects modified after it are new.
+
+    Its day is also the listing cursor: an object written after it lands in a folder dated no
+    earlier than the lookback allows. Whether an object was already ingested is the ingest's
+    business (its ledger), so a tick never reads the lake.
+    """
     source_uri = get_settings().source_uri
     since = datetime.fromisoformat(context.cursor) if context.cursor else None
-    newest, count = _newest_object(source_uri, since, s3)
-    if newest is None:
+    objects, _ = list_new_candidates(
+        open_store(source_uri, s3.get_client), since.date() if since else None
+    )
+    new = [
+        stored.last_modified
+        for stored in objects
+        if stored.last_modified and (since is None or stored.last_modified > since)
+    ]
+    if not new:
         return dg.SkipReason(f"No new objects under {source_uri} since {context.cursor or 'ever'}.")
+    newest = max(new)
     context.update_cursor(newest.isoformat())
     return dg.RunRequest(
         run_key=f"raw-objects-until-{newest.isoformat()}",
-        tags={"guardduty/new_objects": str(count)},
+        tags={"guardduty/new_objects": str(len(new))},
     )
-
-
-def _newest_object(
-    source_uri: str, since: datetime | None, s3: S3Resource
-) -> tuple[datetime | None, int]:
-    """The newest modification time after ``since``, and how many objects are newer."""
-    if is_s3_uri(source_uri):
-        bucket, _, prefix = source_uri[len("s3://") :].partition("/")
-        objects = get_objects(
-            bucket, prefix=prefix, since_last_modified=since, client=s3.get_client()
-        )
-        times = [item["LastModified"] for item in objects]
-    else:
-        times = [
-            datetime.fromtimestamp(int(stored.version) / 1e9, UTC)
-            for stored in LocalStore(source_uri).list()
-            if stored.version.isdigit()
-        ]
-        times = [moment for moment in times if since is None or moment > since]
-    return (max(times), len(times)) if times else (None, 0)
