@@ -271,6 +271,36 @@ def test_a_refresh_already_running_is_waited_for_then_this_run_refreshes(client,
     assert fake_time.sleeps == [15]
 
 
+def test_a_running_ingestion_created_after_the_marts_were_rebuilt_is_this_run_s_refresh(
+    client, stub, fake_time
+):
+    # E.g. the ingestion the dataset update of this run started: it reads the new marts.
+    rebuilt = NOW - timedelta(minutes=10)
+    fresh = ingestion("initial-ingestion", "RUNNING", created=NOW - timedelta(minutes=5))
+    expect_list(stub, [fresh])
+    expect_describe(stub, completed("initial-ingestion"), ingestion_id="initial-ingestion")
+
+    result = refresh(client, fake_time, data_ready_at=rebuilt.timestamp())
+
+    assert result.status == "COMPLETED"
+    assert result.ingestion_id == "initial-ingestion"
+    assert "created after the marts were rebuilt" in result.message
+
+
+def test_a_running_ingestion_created_before_the_marts_were_rebuilt_is_followed_by_a_refresh(
+    client, stub, fake_time
+):
+    stale = ingestion("console-refresh", "RUNNING", created=NOW - timedelta(minutes=30))
+    expect_list(stub, [stale])
+    expect_describe(stub, completed("console-refresh"), ingestion_id="console-refresh")
+    expect_create(stub)
+    expect_describe(stub, completed())
+
+    result = refresh(client, fake_time, data_ready_at=(NOW - timedelta(minutes=10)).timestamp())
+
+    assert result.ingestion_id == INGESTION
+
+
 @pytest.mark.parametrize("status", ["INITIALIZED", "QUEUED", "RUNNING"])
 def test_every_in_progress_status_is_waited_for(client, stub, fake_time, status):
     expect_list(stub, [ingestion("other", status)])
@@ -1120,6 +1150,33 @@ def test_spice_refresh_materializes_with_rows_per_dataset(client, stub, asset_se
     assert metadata["fct_findings.bytes"].value == 65536
     assert metadata["fct_findings.ingestion_id"].value.endswith("-guardduty-fct-findings")
     assert ACCOUNT not in str(metadata)
+
+
+def test_spice_refresh_counts_an_ingestion_started_after_the_marts_were_materialized(
+    client, stub, asset_settings
+):
+    instance = dg.DagsterInstance.ephemeral()
+    for mart in PUBLISHED:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=mart))
+    # Every dataset is being loaded by an ingestion created now, after those materializations.
+    for dataset_id in mart_dataset_ids():
+        running = ingestion(
+            "dataset-update", "RUNNING", created=datetime.now(UTC), dataset_id=dataset_id
+        )
+        expect_list(stub, [running], dataset_id=dataset_id)
+        stub.add_response(
+            "describe_ingestion",
+            {"Ingestion": completed("dataset-update", dataset_id)},
+            {"AwsAccountId": ACCOUNT, "DataSetId": dataset_id, "IngestionId": "dataset-update"},
+        )
+
+    result = dg.materialize(
+        [spice_refresh], resources={"quicksight": stubbed_resource(client)}, instance=instance
+    )
+
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("quicksight__spice_refresh")
+    assert materialization.metadata["fct_findings.ingestion_id"].value == "dataset-update"
 
 
 def test_spice_refresh_fails_after_all_datasets_ran_with_every_message(

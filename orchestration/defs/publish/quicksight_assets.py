@@ -130,6 +130,14 @@ def quicksight_dashboard(
     )
 
 
+def _marts_rebuilt_at(instance: dg.DagsterInstance) -> float | None:
+    """When the last published mart was materialized (epoch seconds); None if one never was."""
+    events = [instance.get_latest_materialization_event(key) for key in MART_ASSET_KEYS]
+    if any(event is None for event in events):
+        return None
+    return max(event.timestamp for event in events if event is not None)
+
+
 def _refresh_metadata(outcome: RefreshOutcome, marts: dict[str, str]) -> dict:
     metadata: dict[str, dg.RawMetadataValue] = {}
     rows = ["| mart | status | rows ingested | rows dropped | seconds |", "|---|---|---|---|---|"]
@@ -179,7 +187,7 @@ def spice_refresh(
         account_id=settings.quicksight_account_id,
         dataset_ids=list(marts),
         run_id=context.run.run_id,
-        options=quicksight.refresh_options(settings),
+        options=quicksight.refresh_options(settings, _marts_rebuilt_at(context.instance)),
         max_workers=settings.quicksight_max_concurrent_refreshes,
         log=context.log,
     )

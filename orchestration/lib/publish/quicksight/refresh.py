@@ -3,10 +3,12 @@
 Refresh semantics, per dataset:
 
 1. ``ListIngestions`` (paginated) once. An ingestion already ``INITIALIZED``/``QUEUED``/``RUNNING``
-   (a console refresh, a schedule, another run) may have started before this run rebuilt the marts:
-   following it alone would report stale data as refreshed. So it is waited for, within the same
-   timeout, and then this run starts its own. Still running at the timeout: the dataset fails as
-   not refreshed, and the other ingestion is left to finish (it is not this run's to cancel).
+   (a console refresh, a schedule, another run) is waited for, within the same timeout. If it was
+   created after the marts were rebuilt (``data_ready_at``, e.g. the ingestion a dataset update
+   starts) and completes, it is this run's refresh. Otherwise it may have read the marts before
+   they were rebuilt, and reporting it would report stale data as refreshed, so this run then
+   starts its own. Still running at the timeout: the dataset fails as not refreshed, and the other
+   ingestion is left to finish (it is not this run's to cancel).
 2. Budget: the ingestions created in the last 24 hours are counted against the edition's quota
    (8 STANDARD, 32 ENTERPRISE, per dataset, rolling). When the budget is used up the dataset
    **fails** (it is not skipped): a skipped refresh would leave dashboards silently stale, and an
@@ -101,6 +103,8 @@ class RefreshOptions:
         ingestion_type: FULL_REFRESH: GuardDuty findings are updated in place, so an incremental
             refresh on a lookback column would miss updates to older findings.
         retry: backoff for throttling and internal failures.
+        data_ready_at: when the marts were last rebuilt (seconds since the epoch), if known: an
+            ingestion created since then reads current data.
         sleep: ``time.sleep`` or a fake.
         clock: seconds since the epoch (``time.time``) or a fake.
         jitter: a float in [0, 1) (``random.random``) or a fake.
@@ -112,6 +116,7 @@ class RefreshOptions:
     poll_max_seconds: float = 60.0
     ingestion_type: str = "FULL_REFRESH"
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    data_ready_at: float | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
     jitter: Callable[[], float] = random.random
@@ -232,7 +237,20 @@ class _Refresh:
             )
             return self.wait(deadline)
         running = [i for i in ingestions if i.get("IngestionStatus") in IN_PROGRESS_STATUSES]
-        message = "; ".join(self.wait_for_other(other, deadline) for other in running)
+        waited = []
+        for other in running:
+            ended = self.wait_for_other(other, deadline)
+            if ended["IngestionStatus"] == "COMPLETED" and self.reads_current_data(other):
+                return self.completed(
+                    ended,
+                    f"followed ingestion {other['IngestionId']}, created after the marts were "
+                    "rebuilt",
+                )
+            waited.append(
+                f"waited for ingestion {other['IngestionId']} ({ended['IngestionStatus']}) "
+                "that was already running"
+            )
+        message = "; ".join(waited)
         self.check_budget(ingestions, started)
         try:
             self._call(
@@ -264,7 +282,12 @@ class _Refresh:
             )
         return self.wait(deadline, message)
 
-    def wait_for_other(self, other: Mapping[str, Any], deadline: float) -> str:
+    def reads_current_data(self, ingestion: Mapping[str, Any]) -> bool:
+        ready = self.options.data_ready_at
+        created = ingestion.get("CreatedTime")
+        return ready is not None and created is not None and _as_utc(created).timestamp() >= ready
+
+    def wait_for_other(self, other: Mapping[str, Any], deadline: float) -> Mapping[str, Any]:
         other_id = other["IngestionId"]
         self.log.info(
             "%s: ingestion %s is %s; waiting for it before refreshing",
@@ -272,7 +295,8 @@ class _Refresh:
             other_id,
             other.get("IngestionStatus"),
         )
-        status = self.poll(other_id, deadline)["IngestionStatus"]
+        ended = self.poll(other_id, deadline)
+        status = ended["IngestionStatus"]
         if status in IN_PROGRESS_STATUSES:
             raise RefreshTimedOut(
                 f"{self.dataset_id}: not refreshed: ingestion {other_id}, not started by this "
@@ -282,7 +306,7 @@ class _Refresh:
                 self.dataset_id,
                 other_id,
             )
-        return f"waited for ingestion {other_id} ({status}) that was already running"
+        return ended
 
     def check_budget(self, ingestions: Sequence[Mapping[str, Any]], now: float) -> None:
         window_start = datetime.fromtimestamp(now, UTC) - REFRESH_WINDOW
@@ -333,13 +357,14 @@ class _Refresh:
         raise self.failed(ingestion)
 
     def completed(self, ingestion: Mapping[str, Any], message: str) -> RefreshResult:
+        ingestion_id = ingestion.get("IngestionId") or self.ingestion_id
         rows = ingestion.get("RowInfo") or {}
         dropped = rows.get("RowsDropped") or 0
         warnings = ()
         if dropped:
             warnings = (
                 f"{self.dataset_id}: {dropped} rows dropped by SPICE in ingestion "
-                f"{self.ingestion_id} (values that do not fit the column types); the dashboards "
+                f"{ingestion_id} (values that do not fit the column types); the dashboards "
                 "miss them. Compare the dbt contract types with the data.",
             )
             for warning in warnings:
@@ -347,7 +372,7 @@ class _Refresh:
         return RefreshResult(
             dataset_id=self.dataset_id,
             status="COMPLETED",
-            ingestion_id=self.ingestion_id,
+            ingestion_id=ingestion_id,
             rows_ingested=rows.get("RowsIngested"),
             rows_dropped=dropped,
             seconds=ingestion.get("IngestionTimeInSeconds"),

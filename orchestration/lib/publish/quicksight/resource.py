@@ -39,9 +39,12 @@ class QuickSightResource(ResourceWithBoto3Configuration):
         """Return a new boto3 QuickSight client configured from this resource."""
         return boto3_client(self, "quicksight")
 
-    def refresh_options(self, settings: Settings) -> RefreshOptions:
+    def refresh_options(
+        self, settings: Settings, data_ready_at: float | None = None
+    ) -> RefreshOptions:
         """Refresh options from this resource's polling fields and the project settings."""
         return RefreshOptions(
+            data_ready_at=data_ready_at,
             refresh_budget=refresh_quota(settings.quicksight_edition),
             timeout_seconds=settings.quicksight_refresh_timeout_seconds,
             poll_initial_seconds=self.poll_initial_seconds,
