@@ -46,11 +46,15 @@ class Lake:
         self.sink = RecordingSink()
         self._objects = count()
 
-    def deliver(self, *findings: dict) -> None:
+    def deliver(self, *findings: dict, at: datetime | None = None) -> None:
+        """One ingest run, committed at ``at`` (default now): batch ids are commit times."""
         for finding in findings:
             key = f"events/{next(self._objects)}.json"
             self.source.write(key, to_bytes(eventbridge_event(finding)))
-        run_ingest(self.source, self.store)
+        if at is None:
+            run_ingest(self.source, self.store)
+        else:
+            run_ingest(self.source, self.store, clock=lambda: at)
 
     def evaluate(self, now: datetime = NOW):
         return send_new_alerts(self.store, self.sink, now=now, max_finding_age=MAX_AGE)
@@ -267,6 +271,34 @@ def test_a_committed_batch_not_yet_published_is_waited_for(lake):
     assert waiting.batches_processed == []
     assert published.batches_processed == [batch_id]
     assert lake.alerted() == [("h1", "High", None)]
+
+
+def test_a_batch_that_becomes_visible_after_one_with_a_later_id_still_alerts(lake):
+    # Two ingests racing (or two clocks): the batch stamped earlier commits last.
+    lake.deliver(version("late", 8, "2026-10-02T11:00:00Z"), at=NOW + timedelta(hours=2))
+    lake.evaluate(now=NOW + timedelta(hours=3))
+    lake.deliver(version("early", 8, "2026-10-02T10:00:00Z"), at=NOW + timedelta(hours=1))
+
+    run = lake.evaluate(now=NOW + timedelta(hours=3))
+
+    assert lake.alerted() == [("late", "High", None), ("early", "High", None)]
+    assert len(run.batches_processed) == 1
+
+
+def test_processed_batches_are_remembered_by_id_only_within_the_late_batch_horizon(lake):
+    for hour in (1, 2):
+        lake.deliver(version(f"h{hour}", 8, "2026-10-02T10:00:00Z"), at=NOW + timedelta(hours=hour))
+
+    lake.evaluate(now=NOW + timedelta(hours=3))
+    recent = json.loads(lake.store.read(ALERT_STATE_KEY))
+    lake.deliver(version("h3", 8, "2026-10-04T10:00:00Z"), at=NOW + timedelta(days=2))
+    lake.evaluate(now=NOW + timedelta(days=2, hours=1))
+    later = json.loads(lake.store.read(ALERT_STATE_KEY))
+
+    assert (recent["last_batch_id"], len(recent["processed_batches"])) == (None, 2)
+    assert later["last_batch_id"] == max(recent["processed_batches"])
+    assert len(later["processed_batches"]) == 1
+    assert len(lake.sink.alerts) == 3
 
 
 def test_the_state_survives_a_lost_sensor_cursor(lake):

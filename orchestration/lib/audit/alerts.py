@@ -1,10 +1,13 @@
 """Alerts on new High and Critical findings and on escalations, once per finding and level.
 
 The alert sensor reads newly committed lake data straight from the Parquet files (never from
-DuckDB, whose single write lock a dbt run may hold). Batch ids sort by commit time, so the ledger
-(``_ledger/<batch_id>.parquet``) is the cursor: each evaluation reads the findings files of the
-batches committed after the last one processed, in order. A batch whose files are still in
-``_staging/`` (committed, not yet published) stops the evaluation until the next one.
+DuckDB, whose single write lock a dbt run may hold). The committed batches
+(``_ledger/<batch_id>.parquet``) are taken as a set: each evaluation reads the findings of every
+committed batch not yet processed, oldest id first. Batch ids sort by commit time, but a batch can
+become visible after one with a later id (two ingests racing, clocks that disagree), so batches
+processed in the last day are remembered by id, and only older ones by a watermark. A batch whose
+files are still in ``_staging/`` (committed, not yet published) stops the evaluation until the
+next one.
 
 De-duplication: ``_alerts/state.json`` in the lake holds, per finding, the highest level already
 alerted (and Medium for findings seen at Medium). A version alerts only when its level is above
@@ -51,6 +54,10 @@ ESCALATION_FROM_THRESHOLD = 4.0
 SNS_SUBJECT_MAX_CHARS = 99
 # GuardDuty deletes a finding 90 days after its last update; state older than this is dead weight.
 STATE_RETENTION = timedelta(days=120)
+# A batch id older than this when its batch becomes visible would be missed: ids are commit times.
+LATE_BATCH_HORIZON = timedelta(days=1)
+# The time prefix of a batch id, as the ingest writes it.
+_BATCH_TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
 _FINDING_COLUMNS = [
     "finding_id",
     "account_id",
@@ -102,10 +109,36 @@ class Alert:
 
 @dataclass
 class AlertState:
-    """The last batch processed and, per alerted finding, its level and last update seen."""
+    """The batches processed and, per alerted finding, its level and last update seen.
+
+    Every committed batch up to ``last_batch_id`` is processed; above it, the processed batches
+    are listed in ``processed_batches``.
+    """
 
     last_batch_id: str | None = None
     alerted: dict[str, dict[str, str]] = field(default_factory=dict)
+    processed_batches: set[str] = field(default_factory=set)
+
+    def is_processed(self, batch_id: str) -> bool:
+        return self._below_watermark(batch_id) or batch_id in self.processed_batches
+
+    def _below_watermark(self, batch_id: str) -> bool:
+        return self.last_batch_id is not None and batch_id <= self.last_batch_id
+
+    def newest_processed(self) -> str | None:
+        return max(self.processed_batches | {self.last_batch_id or ""}) or None
+
+    def advance_watermark(self, committed: list[str], now: datetime) -> None:
+        """Raise ``last_batch_id`` over the oldest processed batches, up to the late-batch
+        horizon, and forget the ids it covers."""
+        horizon = (now - LATE_BATCH_HORIZON).astimezone(UTC).strftime(_BATCH_TIME_FORMAT)
+        for batch_id in committed:
+            if batch_id > horizon or not self.is_processed(batch_id):
+                break
+            self.last_batch_id = max(self.last_batch_id or batch_id, batch_id)
+        self.processed_batches = {
+            batch_id for batch_id in self.processed_batches if not self._below_watermark(batch_id)
+        }
 
     def level_of(self, finding_id: str) -> int:
         entry = self.alerted.get(finding_id)
@@ -133,13 +166,22 @@ class AlertState:
         }
 
     def to_bytes(self) -> bytes:
-        document = {"version": 1, "last_batch_id": self.last_batch_id, "alerted": self.alerted}
+        document = {
+            "version": 2,
+            "last_batch_id": self.last_batch_id,
+            "processed_batches": sorted(self.processed_batches),
+            "alerted": self.alerted,
+        }
         return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AlertState:
         document = json.loads(data)
-        return cls(document.get("last_batch_id"), dict(document.get("alerted", {})))
+        return cls(
+            document.get("last_batch_id"),
+            dict(document.get("alerted", {})),
+            set(document.get("processed_batches", [])),
+        )
 
 
 def load_state(lake: ObjectStore) -> AlertState:
@@ -242,23 +284,26 @@ def send_new_alerts(
     log: logging.Logger | None = None,
     max_batches: int = 200,
 ) -> AlertRun:
-    """Alert on the findings of every batch committed after the last one processed.
+    """Alert on the findings of every committed batch not yet processed.
 
     Args:
         lake: the Parquet lake.
         sink: where alerts go (SNS or a local file).
         now: the current time; versions updated before ``now - max_finding_age`` do not alert.
         max_finding_age: see ``now``.
-        cursor: the sensor's cursor (a batch id); the state in the lake wins when it is newer.
+        cursor: the sensor's cursor (a batch id): every batch up to it counts as processed when
+            the lake holds no alert state.
         log: where progress goes.
         max_batches: batches read per call, so one evaluation stays short on a large backlog;
-            the next call continues after the last one processed.
+            the next call continues with the rest.
     """
     log = log or logger
     state = load_state(lake)
-    after = max((value for value in (cursor, state.last_batch_id) if value), default=None)
-    run = AlertRun(last_batch_id=after)
-    pending = [batch for batch in _committed_batches(lake) if after is None or batch > after]
+    if state.newest_processed() is None:
+        state.last_batch_id = cursor
+    run = AlertRun(last_batch_id=state.newest_processed())
+    committed = _committed_batches(lake)
+    pending = [batch for batch in committed if not state.is_processed(batch)]
     if not pending:
         return run
     unpublished = _unpublished_batches(lake)
@@ -276,12 +321,13 @@ def send_new_alerts(
                 sink.send(alert)
                 state.record(alert.finding_id, alert.severity_label, alert.updated_at)
                 run.alerts.append(alert)
-            state.last_batch_id = batch_id
+            state.processed_batches.add(batch_id)
         finally:
+            state.advance_watermark(committed, now)
             state.prune(now)
             lake.write(ALERT_STATE_KEY, state.to_bytes())
         run.batches_processed.append(batch_id)
-        run.last_batch_id = batch_id
+        run.last_batch_id = state.newest_processed()
     return run
 
 
