@@ -9,14 +9,21 @@ AWS::QuickSight::Dashboard schema run on the same Definition.
 import copy
 import json
 from dataclasses import replace
-from pathlib import Path
 
-import boto3
 import dagster as dg
 import pytest
 import yaml
 from botocore.stub import Stubber
 from cfnlint.api import ManualArgs, lint
+from quicksight_stubs import (
+    ACCOUNT,
+    FIXTURE_MARTS,
+    REGION,
+    FakeTime,
+    quicksight_client,
+    quicksight_settings,
+    stubbed_resource,
+)
 
 from orchestration import cli
 from orchestration.defs.publish import quicksight_assets
@@ -47,11 +54,7 @@ from orchestration.lib.publish.quicksight.model_check import (
     check_against_model,
     check_references,
 )
-from orchestration.lib.publish.quicksight.resource import QuickSightResource
 
-FIXTURE_MARTS = Path(__file__).parent / "fixtures" / "quicksight_marts"
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 OWNER = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:group/default/guardduty-admins"
 VIEWER = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:group/default/security-readers"
 DASHBOARD_ID = "guardduty-findings"
@@ -59,28 +62,13 @@ DASHBOARD_ARN = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:dashboard/{DASHBOARD_ID}
 IDS = {"AwsAccountId": ACCOUNT, "DashboardId": DASHBOARD_ID}
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def settings(monkeypatch):
-    monkeypatch.setenv("QUICKSIGHT_ACCOUNT_ID", ACCOUNT)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("QUICKSIGHT_DASHBOARD_OWNER_ARNS", OWNER)
-    monkeypatch.setenv("QUICKSIGHT_DASHBOARD_VIEWER_ARNS", f"{VIEWER},{OWNER}")
-    for variable in ("QUICKSIGHT_DASHBOARD_ID", "QUICKSIGHT_DATASET_PREFIX"):
-        monkeypatch.delenv(variable, raising=False)
-    return load_settings()
+    return quicksight_settings(
+        monkeypatch,
+        QUICKSIGHT_DASHBOARD_OWNER_ARNS=OWNER,
+        QUICKSIGHT_DASHBOARD_VIEWER_ARNS=f"{VIEWER},{OWNER}",
+    )
 
 
 @pytest.fixture
@@ -95,9 +83,7 @@ def request_(settings, specs):
 
 @pytest.fixture
 def client():
-    return boto3.client(
-        "quicksight", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
-    )
+    return quicksight_client()
 
 
 @pytest.fixture
@@ -643,14 +629,6 @@ def test_a_version_still_building_at_the_timeout_is_not_published(
 # The asset and the command line
 
 
-def stubbed_resource(client) -> QuickSightResource:
-    class StubbedQuickSightResource(QuickSightResource):
-        def get_client(self):
-            return client
-
-    return StubbedQuickSightResource(region_name=REGION)
-
-
 def test_the_dashboard_asset_deploys_after_the_datasets(client, stub, settings, monkeypatch):
     monkeypatch.setattr(quicksight_assets, "get_settings", lambda: settings)
     monkeypatch.setattr(marts, "MARTS_DIR", FIXTURE_MARTS)
@@ -685,9 +663,7 @@ def test_the_command_line_prints_a_valid_create_dashboard_request(monkeypatch, c
     assert request["Permissions"][0]["Principal"].endswith(
         ":group/default/guardduty-dashboard-owners"
     )
-    client = boto3.client(
-        "quicksight", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
-    )
+    client = quicksight_client()
     with Stubber(client) as stubber:
         stubber.add_response("create_dashboard", {"Status": 202}, request)
         client.create_dashboard(**request)
