@@ -10,7 +10,7 @@ from dagster_aws.s3 import S3Resource
 from moto import mock_aws
 
 from finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes, with_service
-from orchestration.lib.ingest.runner import IngestError, IngestOptions, key_date, run_ingest
+from orchestration.lib.ingest.runner import IngestError, IngestOptions, run_ingest
 from orchestration.lib.lake import commit, reader, tables
 from orchestration.lib.lake.catalog import Lake, connect_lake
 from orchestration.lib.lake.store import LocalStore, S3Store
@@ -129,20 +129,6 @@ class TestLocalFolder:
         write(tmp_path / "raw", "a dir/ünïcode ..finding.json", to_bytes(a_finding(id="odd")))
         stats = run_ingest(LocalStore(tmp_path / "raw"), lake)
         assert stats.findings_ingested == 1
-
-
-@pytest.mark.parametrize(
-    ("key", "expected"),
-    [
-        ("AWSLogs/012345678901/GuardDuty/eu-west-1/2026/10/03/x.jsonl.gz", "2026-10-03"),
-        ("findings/2026/02/28/f-20260228T000000000Z.json", "2026-02-28"),
-        ("api/page.json", None),
-        ("odd/2026/13/45/x.json", None),
-    ],
-)
-def test_dated_keys_give_the_ledger_its_object_date(key, expected):
-    found = key_date(key)
-    assert (found.isoformat() if found else None) == expected
 
 
 class TestCrashSafety:

@@ -42,6 +42,9 @@ class CountingStore:
         self.objects_listed += len(level.objects)
         return level
 
+    def read(self, key: str) -> bytes:
+        return self.inner.read(key)
+
 
 def export_key(day: date, name: str, region: str = "eu-west-1") -> str:
     return f"AWSLogs/{ACCOUNT}/GuardDuty/{region}/{day:%Y/%m/%d}/{name}.jsonl.gz"

@@ -5,23 +5,28 @@ quarantine, then the ledger rows as the commit point), so readers never see part
 crash re-reads only the objects of uncommitted batches. Objects already in the ledger (same URI,
 size and ETag or modification time) are not read again; an object another run committed while
 this one read it is counted as already ingested, never twice.
+
+The source is listed from the ledger's listing cursor (``guardduty.listing-cursor``, a property
+of the ledger table) minus a lookback, and the ledger is read only for the key dates listed (see
+``orchestration/lib/ingest/listing.py``). The cursor moves on only once every object the listing
+returned is committed, so a run that stops half-way leaves it where it was.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 from pyiceberg.exceptions import CommitFailedException
 
+from orchestration.lib.ingest.listing import DEFAULT_LOOKBACK, list_new_candidates, object_date
 from orchestration.lib.ingest.parsing import ObjectResult, ReadLimits, parse_object
 from orchestration.lib.lake import tables
 from orchestration.lib.lake.catalog import Lake
@@ -31,8 +36,7 @@ from orchestration.lib.lake.store import ObjectStore, StoredObject
 
 logger = logging.getLogger(__name__)
 
-# The date in a dated key: GuardDuty's export (.../YYYY/MM/DD/...) and the capture Lambda's keys.
-_KEY_DATE = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/")
+LISTING_CURSOR_PROPERTY = "guardduty.listing-cursor"
 
 
 class IngestError(RuntimeError):
@@ -83,6 +87,8 @@ class IngestOptions:
     batch_max_findings: int = 250_000
     batch_max_json_bytes: int = 256 * 1024 * 1024
     progress_every_seconds: float = 15.0
+    # How far before the listing cursor a run looks for objects written late into dated folders.
+    listing_lookback: timedelta = DEFAULT_LOOKBACK
 
 
 def run_ingest(
@@ -117,9 +123,15 @@ def _run(
 ) -> IngestStats:
     stats = IngestStats()
     listed_on = clock().astimezone(UTC).date()
-    ingested_before = ledger_keys(lake)
+    cursor = listing_cursor(lake)
+    listed, new_cursor = list_new_candidates(
+        source, cursor, options.listing_lookback, today=listed_on
+    )
+    key_dates = [day for day in (object_date(stored.key) for stored in listed) if day]
+    # With no dated key listed, date.max leaves only the ledger's undated partition to read.
+    ingested_before = ledger_keys(lake, since=min(key_dates, default=date.max))
     pending = []
-    for stored in source.list():
+    for stored in listed:
         stats.objects_listed += 1
         if (stored.uri, stored.size, stored.version) in ingested_before:
             stats.objects_already_ingested += 1
@@ -152,7 +164,30 @@ def _run(
             )
     if batch:
         _commit(lake, batch, stats, clock(), listed_on, log)
+    if new_cursor is not None and new_cursor != cursor:
+        _store_listing_cursor(lake, new_cursor, log)
     return stats
+
+
+def listing_cursor(lake: Lake) -> date | None:
+    """Where the last complete run's listing ended (None: list everything)."""
+    value = lake.table(tables.LEDGER).properties.get(LISTING_CURSOR_PROPERTY)
+    return date.fromisoformat(value) if value else None
+
+
+def _store_listing_cursor(lake: Lake, cursor: date, log: logging.Logger) -> None:
+    """Move the cursor forward (never back: a concurrent run may have moved it further)."""
+    for _attempt in range(3):
+        stored = listing_cursor(lake)
+        if stored is not None and stored >= cursor:
+            return
+        try:
+            with lake.table(tables.LEDGER).transaction() as transaction:
+                transaction.set_properties({LISTING_CURSOR_PROPERTY: cursor.isoformat()})
+        except CommitFailedException:
+            continue
+        return
+    log.warning("The listing cursor stays at %s: the ledger kept changing meanwhile", stored)
 
 
 def _read_all(
@@ -223,20 +258,9 @@ def _account(stored: StoredObject, result: ObjectResult, batch: _Batch, stats: I
             "records_skipped": result.skipped_records,
             "records_quarantined": len(result.quarantined),
             "skip_reason": "; ".join(sorted(set(result.skip_reasons))) or None,
-            "object_date": key_date(stored.key),
+            "object_date": object_date(stored.key),
         }
     )
-
-
-def key_date(key: str) -> date | None:
-    """The date of a dated key (the last YYYY/MM/DD/ in it), or None."""
-    matches = _KEY_DATE.findall(key)
-    if not matches:
-        return None
-    try:
-        return date(*(int(part) for part in matches[-1]))
-    except ValueError:
-        return None
 
 
 def new_batch_id(now: datetime) -> str:
