@@ -67,6 +67,8 @@ def quicksight_settings(monkeypatch: pytest.MonkeyPatch, **variables: str) -> Se
         "QUICKSIGHT_DATA_SOURCE_ID",
         "QUICKSIGHT_DATA_SOURCE_ROLE_ARN",
         "QUICKSIGHT_DASHBOARD_ID",
+        "QUICKSIGHT_DASHBOARD_OWNER_ARNS",
+        "QUICKSIGHT_DASHBOARD_VIEWER_ARNS",
     ):
         if variable not in variables:
             monkeypatch.delenv(variable, raising=False)

@@ -18,6 +18,7 @@ from cfnlint.api import ManualArgs, lint
 from quicksight_stubs import (
     ACCOUNT,
     FIXTURE_MARTS,
+    PRINCIPAL,
     REGION,
     FakeTime,
     quicksight_client,
@@ -29,7 +30,7 @@ from orchestration import cli
 from orchestration.defs.publish import quicksight_assets
 from orchestration.defs.publish.quicksight_assets import quicksight_dashboard
 from orchestration.lib.aws.clients import RetryPolicy
-from orchestration.lib.environment import DBT_PROJECT_DIR, load_settings
+from orchestration.lib.environment import DBT_PROJECT_DIR, ConfigurationError, load_settings
 from orchestration.lib.publish.quicksight import marts
 from orchestration.lib.publish.quicksight.dashboard import (
     DASHBOARD_MARTS,
@@ -242,6 +243,18 @@ def test_the_dashboard_is_shared_with_owners_and_viewers(request_):
         {"Principal": OWNER, "Actions": list(OWNER_ACTIONS)},
         {"Principal": VIEWER, "Actions": list(VIEWER_ACTIONS)},
     ]
+
+
+def test_the_dashboard_owners_default_to_the_principal_the_datasets_are_shared_with(monkeypatch):
+    settings = quicksight_settings(monkeypatch)
+
+    assert settings.quicksight_dashboard_owner_arns == (PRINCIPAL,)
+    assert settings.quicksight_dashboard_viewer_arns == ()
+
+
+def test_a_principal_list_with_something_that_is_not_an_arn_is_refused(monkeypatch):
+    with pytest.raises(ConfigurationError, match="QUICKSIGHT_DASHBOARD_VIEWER_ARNS"):
+        quicksight_settings(monkeypatch, QUICKSIGHT_DASHBOARD_VIEWER_ARNS=f"{VIEWER},readers")
 
 
 def test_the_version_description_carries_a_digest_that_follows_the_definition(request_):
