@@ -33,6 +33,7 @@ ALIASES: dict[str, list[str]] = {
     "LA": ["Laos"],
     "MD": ["Moldova", "Republic of Moldova"],
     "MK": ["North Macedonia", "Macedonia"],
+    "MM": ["Myanmar", "Burma"],
     "MO": ["Macao", "Macau"],
     "PS": ["Palestine", "Palestinian Territory"],
     "RU": ["Russia"],
