@@ -1,46 +1,46 @@
-"""The offline dashboard: marts in a small DuckDB file -> HTML and PNG, checked as text and live.
+"""The offline dashboard: marts in a small DuckDB file -> one interactive HTML page, PNG and SVG.
 
-The browser test opens the page in Debian's headless Chromium with every route to the network
-closed, and fails on any console error, any request that is not the page itself, or a map that is
-not drawn.
+The browser test opens the page from disk in Debian's headless Chromium with every route to the
+network closed, fails on any console error or any request that is not the page itself, and then
+drives the severity filter and reads the charts' counts, which must be the warehouse's.
 """
 
 from __future__ import annotations
 
-import base64
-import http.client
 import json
-import os
 import re
-import shutil
-import socket
-import subprocess
-import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
-from websockets.sync.client import ClientConnection, connect
+import vl_convert
+from browser import offline_chromium
 
 from orchestration.defs.publish.dashboard_assets import OFFLINE_DASHBOARD, offline_dashboard
 from orchestration.lib.environment import ConfigurationError, get_settings
+from orchestration.lib.publish.dashboard_data import DashboardData, load_dashboard_data
+from orchestration.lib.publish.marts import MissingMartsError
 from orchestration.lib.publish.offline_dashboard import (
-    CHOROPLETH_COLOURS,
-    SEVERITY_LABELS,
-    DashboardData,
-    MissingMartsError,
-    _choropleth_bin,
-    _choropleth_legend,
-    load_dashboard_data,
+    chart_specs,
+    dashboard_spec,
     render_dashboard_html,
     write_dashboard,
 )
-from orchestration.lib.publish.world_map import load_world_map
+from orchestration.lib.publish.world_map import load_world_map, mapped_codes
 
-CHROMIUM = "/usr/bin/chromium"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CHARTS = (
+    "severity",
+    "action_types",
+    "map",
+    "trend",
+    "finding_types",
+    "countries",
+    "archive_compliance",
+    "open_past_target",
+)
 HOSTILE_FINDING_TYPE = "Recon:EC2/<script>alert('x')</script>"
 HOSTILE_COUNTRY_NAME = 'Germany"><img src=x onerror=alert(1)>'
 
@@ -96,13 +96,32 @@ FINDINGS = [
         1,
         [("192.0.2.10", "US", "United States", 37.7, -122.4)],
     ),
-    ("Policy:S3/BucketBlockPublicAccessDisabled", 4.0, "AWS_API_CALL", None, 3, 2, []),
+    (
+        "Policy:S3/BucketBlockPublicAccessDisabled",
+        4.0,
+        "AWS_API_CALL",
+        None,
+        3,
+        2,
+        [("192.0.2.99", None, None, None, None)],
+    ),
 ]
 FIRST_DAY = datetime(2024, 5, 1, 8, 30)
+# Finding index -> hours from creation to its first archived version; the others are open.
+ARCHIVED_AFTER_HOURS = {0: 2.0, 2: 200.0}
+TARGET_HOURS = {"Critical": 24.0, "High": 24.0, "Medium": 168.0, "Low": 720.0}
+
+
+def severity_label(severity: float) -> str:
+    return next(
+        label
+        for label, floor in (("Critical", 9), ("High", 7), ("Medium", 4), ("Low", 0))
+        if severity >= floor
+    )
 
 
 def build_marts(path: Path, schema: str = "main") -> None:
-    """Write the five marts of data-contract.md §4 for ``FINDINGS`` into a DuckDB file."""
+    """Write the three fact marts the dashboard reads (data-contract.md) for ``FINDINGS``."""
     with duckdb.connect(str(path)) as connection:
         [(catalog,)] = connection.execute("select current_database()").fetchall()
         qualified = f'"{catalog}".{schema}'
@@ -132,21 +151,30 @@ def build_marts(path: Path, schema: str = "main") -> None:
             )
             """
         )
+        run(
+            """
+            create table {schema}.fct_finding_archive_times (
+                finding_id varchar, severity_label varchar, account_id varchar, region varchar,
+                created_at timestamp, first_archived_at timestamp, hours_to_archive double,
+                target_hours double, is_within_target boolean, is_open_past_target boolean,
+                evaluated_at timestamp
+            )
+            """
+        )
+        evaluated_at = FIRST_DAY + timedelta(days=30)
         for index, (finding_type, severity, action, direction, day, count, endpoints) in enumerate(
             FINDINGS
         ):
             created_at = FIRST_DAY + timedelta(days=day)
-            label = next(
-                label
-                for label, floor in (("Critical", 9), ("High", 7), ("Medium", 4), ("Low", 0))
-                if severity >= floor
-            )
+            label = severity_label(severity)
+            account, region = f"11111111111{index % 2}", "eu-west-1" if index == 3 else "us-east-1"
             run(
                 "insert into {schema}.fct_findings values "
-                "(?, ?, 'us-east-1', ?, ?, 'Instance', ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, 'Instance', ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?)",
                 [
                     f"f{index}",
-                    f"11111111111{index % 2}",
+                    account,
+                    region,
                     finding_type,
                     finding_type.split(":")[0],
                     severity,
@@ -167,34 +195,26 @@ def build_marts(path: Path, schema: str = "main") -> None:
                     "(?, 'networkConnectionAction', ?, ?, ?, ?, 'City', ?, ?, 64500, 'Example AS')",
                     [f"f{index}", ip, 6 if ":" in ip else 4, code, name, latitude, longitude],
                 )
-        for mart, column in (
-            ("agg_findings_by_severity", "severity_label"),
-            ("agg_findings_by_action_type", "action_type"),
-        ):
+            hours = ARCHIVED_AFTER_HOURS.get(index)
+            target = TARGET_HOURS[label]
+            age = (evaluated_at - created_at).total_seconds() / 3600
             run(
-                "create table {schema}."
-                + mart
-                + " as select created_at::date as finding_date, account_id, region, "
-                + column
-                + ", count(*) as finding_count, sum(occurrence_count) as occurrence_count "
-                "from {schema}.fct_findings group by all"
+                "insert into {schema}.fct_finding_archive_times values "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    f"f{index}",
+                    label,
+                    account,
+                    region,
+                    created_at,
+                    created_at + timedelta(hours=hours) if hours is not None else None,
+                    hours,
+                    target,
+                    hours is not None and hours <= target,
+                    hours is None and age > target,
+                    evaluated_at,
+                ],
             )
-        run(
-            """
-            create table {schema}.agg_findings_by_country as
-            with located as (
-                select distinct finding_id, country_code, country_name
-                from {schema}.fct_finding_remote_endpoints
-            )
-            select
-                f.created_at::date as finding_date, f.account_id, f.region,
-                l.country_code, coalesce(l.country_name, 'Unknown') as country_name,
-                count(*) as finding_count, sum(f.occurrence_count) as occurrence_count
-            from {schema}.fct_findings as f
-            left join located as l using (finding_id)
-            group by all
-            """
-        )
 
 
 @pytest.fixture
@@ -209,35 +229,64 @@ def dashboard_data(warehouse: Path) -> DashboardData:
     return load_dashboard_data(warehouse)
 
 
-def test_loads_totals_and_time_range_from_the_marts(dashboard_data: DashboardData) -> None:
+# --------------------------------------------------------------------------------------------
+# Reading the marts
+
+
+def test_every_finding_lies_in_exactly_one_cell(dashboard_data: DashboardData) -> None:
+    assert dashboard_data.findings.total("finding_count") == len(FINDINGS)
+    assert dashboard_data.finding_types.total("finding_count") == len(FINDINGS)
+    assert dashboard_data.compliance.total("finding_count") == len(FINDINGS)
+    assert dashboard_data.findings.total("occurrence_count") == sum(f[5] for f in FINDINGS)
     assert dashboard_data.total_findings == len(FINDINGS)
-    assert dashboard_data.total_occurrences == sum(finding[5] for finding in FINDINGS)
-    assert dashboard_data.account_count == 2
-    assert dashboard_data.remote_ip_count == 6
+    assert dashboard_data.account_count == 2 and dashboard_data.region_count == 2
+
+
+def test_cells_carry_the_filter_columns(dashboard_data: DashboardData) -> None:
+    assert dashboard_data.findings.columns[:4] == (
+        "finding_date",
+        "account_id",
+        "region",
+        "severity_label",
+    )
+    assert set(dashboard_data.findings.column("finding_date")) == {
+        "2024-05-01",
+        "2024-05-02",
+        "2024-05-04",
+    }
+    assert dashboard_data.findings.total("finding_count", region="eu-west-1") == 1
+
+
+def test_all_four_severity_labels_are_counted_even_at_zero(dashboard_data: DashboardData) -> None:
+    assert dashboard_data.severity_counts == {"Critical": 2, "High": 2, "Medium": 2, "Low": 0}
+    assert dashboard_data.critical_and_high_count == 4
+
+
+def test_a_finding_counts_once_per_country_and_unknown_countries_are_named(
+    dashboard_data: DashboardData,
+) -> None:
+    countries = dashboard_data.countries
+    assert countries.total("finding_count", country_code="US") == 2
+    assert countries.total("finding_count", country_name="Unknown") == 1
+    assert countries.total("finding_count", country_code="DE") == 1
+    assert HOSTILE_COUNTRY_NAME in countries.column("country_name")
+    assert dashboard_data.country_count == 6  # CN RU US BR SG DE; the unknown one is no country
+    assert dashboard_data.country_names["SG"].latitude == pytest.approx(1.35)
+
+
+def test_compliance_cells_count_archives_within_target_and_open_past_it(
+    dashboard_data: DashboardData,
+) -> None:
+    compliance = dashboard_data.compliance
+    assert compliance.total("archived_within_target_count") == 1  # f0 in 2 h; f2 too late
+    assert compliance.total("open_past_target_count", severity_label="Critical") == 2
+    assert compliance.total("open_past_target_count", severity_label="Medium") == 1
+
+
+def test_time_range_is_the_activity_seen(dashboard_data: DashboardData) -> None:
     assert dashboard_data.first_seen_at == FIRST_DAY - timedelta(hours=1)
     assert dashboard_data.last_seen_at == FIRST_DAY + timedelta(days=3, hours=4)
-
-
-def test_all_four_severity_labels_are_present_even_at_zero(dashboard_data: DashboardData) -> None:
-    counts = {severity.label: severity.finding_count for severity in dashboard_data.severities}
-    assert list(counts) == list(SEVERITY_LABELS)
-    assert counts == {"Critical": 2, "High": 2, "Medium": 2, "Low": 0}
-
-
-def test_action_types_and_countries_are_sorted_by_findings(dashboard_data: DashboardData) -> None:
-    assert dashboard_data.action_types[0].label in {"NETWORK_CONNECTION", "AWS_API_CALL"}
-    assert sum(a.finding_count for a in dashboard_data.action_types) == len(FINDINGS)
-    countries = {c.country_code: c for c in dashboard_data.countries}
-    assert countries["US"].finding_count == 2
-    assert countries[None].country_name == "Unknown"
-    assert countries["SG"].latitude == pytest.approx(1.35)
-
-
-def test_daily_trend_has_every_day_including_empty_ones(dashboard_data: DashboardData) -> None:
-    days = [day.finding_date for day in dashboard_data.daily]
-    assert days == [date(2024, 5, 1) + timedelta(days=offset) for offset in range(4)]
-    assert dashboard_data.daily[2].total == 0
-    assert sum(day.total for day in dashboard_data.daily) == len(FINDINGS)
+    assert dashboard_data.generated_at.tzinfo is UTC
 
 
 def test_schema_is_a_parameter(tmp_path: Path) -> None:
@@ -249,13 +298,13 @@ def test_schema_is_a_parameter(tmp_path: Path) -> None:
 
 
 def test_missing_warehouse_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="build the dbt marts first"):
+    with pytest.raises(MissingMartsError, match="build the dbt marts first"):
         load_dashboard_data(tmp_path / "absent.duckdb")
 
 
 def test_missing_mart_is_a_clear_error(warehouse: Path) -> None:
     with duckdb.connect(str(warehouse)) as connection:
-        connection.execute("drop table agg_findings_by_country")
+        connection.execute("drop table fct_finding_archive_times")
     with pytest.raises(MissingMartsError, match="build the dbt marts first"):
         load_dashboard_data(warehouse)
 
@@ -265,76 +314,92 @@ def test_reading_never_takes_the_write_lock(warehouse: Path) -> None:
         assert load_dashboard_data(warehouse).total_findings == len(FINDINGS)
 
 
-def test_html_shows_labels_totals_and_time_range(dashboard_data: DashboardData) -> None:
+# --------------------------------------------------------------------------------------------
+# The page
+
+
+def test_filters_are_parameters_bound_to_inputs(dashboard_data: DashboardData) -> None:
+    params = {param["name"]: param for param in dashboard_spec(dashboard_data)["params"]}
+    assert list(params) == ["date_from", "date_to", "account", "region", "severity"]
+    assert params["date_from"]["value"] == "2024-05-01"
+    assert params["date_to"]["value"] == "2024-05-04"
+    assert params["date_from"]["bind"]["input"] == "date"
+    assert params["account"]["bind"]["options"] == ["", "111111111110", "111111111111"]
+    assert params["region"]["bind"]["options"] == ["", "eu-west-1", "us-east-1"]
+    assert params["severity"]["bind"]["options"] == ["", "Critical", "High", "Medium", "Low"]
+    assert params["severity"]["bind"]["labels"][0] == "All severities"
+
+
+def test_data_and_map_are_embedded(dashboard_data: DashboardData) -> None:
+    datasets = dashboard_spec(dashboard_data)["datasets"]
+    assert datasets["world"]["type"] == "Topology"
+    assert len(load_world_map()["objects"]["countries"]["geometries"]) > 170
+    assert {"US", "CN", "DE", "FR"} <= mapped_codes() and "SG" not in mapped_codes()
+    # Too small for the map: drawn as a dot where its endpoints are.
+    assert [point["country_code"] for point in datasets["country_points"]] == ["SG"]
+    [findings] = datasets["findings"]
+    assert sum(findings["finding_count"]) == len(FINDINGS)
+
+
+def test_page_is_self_contained_under_a_strict_policy(dashboard_data: DashboardData) -> None:
     page = render_dashboard_html(dashboard_data)
-    for label in SEVERITY_LABELS:
-        assert f">{label}</text>" in page
-    assert '<div class="value">6</div><div class="name">Findings</div>' in page
-    assert '<div class="value">59</div><div class="name">Occurrences</div>' in page
-    assert "2024-05-01 07:30 UTC to 2024-05-04 12:30 UTC" in page
-    assert "UnauthorizedAccess:EC2/SSHBruteForce" in page
+    [policy] = re.findall(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert policy.startswith("default-src 'none'; script-src 'unsafe-inline';")
+    assert "unsafe-eval" not in policy and "http" not in policy
+    assert not re.search(r"""<[^>]+\s(?:src|href)=["']?(?:https?:|//)""", page)
+    assert "vegaEmbed(" in page and "ast: true" in page
 
 
-def test_html_escapes_untrusted_strings(dashboard_data: DashboardData) -> None:
+def test_untrusted_strings_cannot_break_out_of_the_page(dashboard_data: DashboardData) -> None:
     page = render_dashboard_html(dashboard_data)
-    assert "<script" not in page
-    assert "<img" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
-    assert "Germany&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    data_block = page[page.index('id="dashboard-spec">') : page.index("</script>")]
+    assert "<" not in data_block[len('id="dashboard-spec">') :]
+    assert "Recon:EC2/\\u003cscript\\u003ealert('x')\\u003c/script\\u003e" in data_block
+    assert HOSTILE_COUNTRY_NAME not in page and "<img src=x" not in page
+    spec = json.loads(data_block[len('id="dashboard-spec">') :])
+    assert HOSTILE_COUNTRY_NAME in spec["datasets"]["countries"][0]["country_name"]
 
 
-def test_html_references_nothing_remote(dashboard_data: DashboardData) -> None:
+def test_header_states_totals_and_time_range(dashboard_data: DashboardData) -> None:
     page = render_dashboard_html(dashboard_data)
-    assert not re.search(r"(?i)https?:|//[a-z0-9.-]+\.[a-z]{2,}/|<script|@import|url\(", page)
-    assert "default-src 'none'" in page
+    assert "Activity seen: 2024-05-01 07:30 UTC to 2024-05-04 12:30 UTC" in page
+    assert "6 current findings, 59 occurrences" in page
 
 
-def test_map_fills_countries_with_data_and_dots_small_ones(dashboard_data: DashboardData) -> None:
-    page = render_dashboard_html(dashboard_data)
-    filled = set(re.findall(r'class="country has-data" data-code="([A-Z]{2})"', page))
-    assert filled == {"CN", "RU", "US", "BR", "DE"}
-    assert page.count('<path class="country') == len(load_world_map().countries) > 100
-    assert 'class="country-dot has-data" data-code="SG"' in page
-
-
-def test_empty_marts_render_an_empty_dashboard(tmp_path: Path) -> None:
-    path = tmp_path / "empty.duckdb"
-    build_marts(path)
-    delete_all = "delete from {}"
-    with duckdb.connect(str(path)) as connection:
-        for table in (
-            "fct_findings",
-            "fct_finding_remote_endpoints",
-            "agg_findings_by_severity",
-            "agg_findings_by_action_type",
-            "agg_findings_by_country",
-        ):
-            connection.execute(delete_all.format(table))
-    data = load_dashboard_data(path)
-    page = render_dashboard_html(data)
-    assert data.total_findings == 0
-    assert data.first_seen_at is None
-    assert all(f">{label}</text>" in page for label in SEVERITY_LABELS)
-    assert "Activity seen: no findings" in page
-    files = write_dashboard(data, tmp_path / "report")
-    assert all(path.read_bytes().startswith(PNG_SIGNATURE) for path in files.png_paths.values())
-
-
-def test_write_dashboard_writes_html_and_valid_pngs(
+def test_write_dashboard_writes_the_page_and_every_chart_as_png_and_svg(
     dashboard_data: DashboardData, tmp_path: Path
 ) -> None:
     report_dir = tmp_path / "reports"
     files = write_dashboard(dashboard_data, report_dir)
     assert files.html_path == report_dir / "index.html"
     assert files.html_path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert set(files.png_paths) == {"severity", "action_types", "countries", "trend", "map"}
-    for png in files.png_paths.values():
-        content = png.read_bytes()
-        assert content.startswith(PNG_SIGNATURE), png
+    assert set(files.png_paths) == set(files.svg_paths) == set(CHARTS)
+    for name in CHARTS:
+        content = files.png_paths[name].read_bytes()
+        assert content.startswith(PNG_SIGNATURE), name
         width, height = int.from_bytes(content[16:20]), int.from_bytes(content[20:24])
         assert width > 300 and height > 150
-    leftovers = [p for p in report_dir.rglob("*") if p.name.endswith(".tmp")]
-    assert not leftovers
+        svg = files.svg_paths[name].read_text(encoding="utf-8")
+        assert "<svg" in svg and "<script" not in svg
+    severity_svg = files.svg_paths["severity"].read_text(encoding="utf-8")
+    assert "Findings by severity, High: 2" in severity_svg
+    assert not [p for p in report_dir.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_exported_charts_are_filtered_like_the_page_opens(dashboard_data: DashboardData) -> None:
+    specs = chart_specs(dashboard_data)
+    assert list(specs) == list(CHARTS)
+    severity = specs["severity"]
+    assert {param["name"]: param["value"] for param in severity["params"]} == {
+        "date_from": "2024-05-01",
+        "date_to": "2024-05-04",
+        "account": "",
+        "region": "",
+        "severity": "",
+    }
+    assert set(severity["datasets"]) == {"findings"}
+    assert set(specs["map"]["datasets"]) == {"countries", "world", "country_points"}
+    vl_convert.vegalite_to_vega(severity)
 
 
 def test_write_dashboard_replaces_a_previous_report(
@@ -344,6 +409,19 @@ def test_write_dashboard_replaces_a_previous_report(
     (tmp_path / "index.html").chmod(0o444)
     write_dashboard(dashboard_data, tmp_path)
     assert (tmp_path / "index.html").stat().st_mode & 0o777 == 0o644
+
+
+def test_empty_marts_render_an_empty_dashboard(tmp_path: Path) -> None:
+    path = tmp_path / "empty.duckdb"
+    build_marts(path)
+    with duckdb.connect(str(path)) as connection:
+        for table in ("fct_findings", "fct_finding_remote_endpoints", "fct_finding_archive_times"):
+            connection.execute(f"delete from {table}")
+    data = load_dashboard_data(path)
+    assert data.total_findings == 0 and data.first_seen_at is None
+    assert "Activity seen: no findings" in render_dashboard_html(data)
+    files = write_dashboard(data, tmp_path / "report")
+    assert all(path.read_bytes().startswith(PNG_SIGNATURE) for path in files.png_paths.values())
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,13 +446,7 @@ def test_offline_dashboard_asset_spec() -> None:
     assert spec.group_name == "publish"
     assert {dep.asset_key for dep in spec.deps} == {
         dg.AssetKey([name])
-        for name in (
-            "agg_findings_by_severity",
-            "agg_findings_by_action_type",
-            "agg_findings_by_country",
-            "fct_findings",
-            "fct_finding_remote_endpoints",
-        )
+        for name in ("fct_findings", "fct_finding_remote_endpoints", "fct_finding_archive_times")
     }
     assert offline_dashboard.node_def.pool == "guardduty_warehouse"
 
@@ -388,7 +460,7 @@ def test_offline_dashboard_asset_writes_the_report(local_settings: Path) -> None
     assert metadata["total_findings"].value == len(FINDINGS)
     assert metadata["first_seen_at"].value == "2024-05-01T07:30:00Z"
     assert metadata["last_seen_at"].value == "2024-05-04T12:30:00Z"
-    assert (local_settings / "index.html").is_file()
+    assert metadata["html_bytes"].value == (local_settings / "index.html").stat().st_size
     assert (local_settings / "png" / "map.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
@@ -415,184 +487,92 @@ def test_offline_dashboard_asset_fails_clearly_without_marts(
 # --------------------------------------------------------------------------------------------
 # Browser
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class DevTools:
-    """A minimal Chrome DevTools Protocol client over one page's websocket."""
-
-    def __init__(self, websocket: ClientConnection) -> None:
-        self._socket = websocket
-        self._next_id = 0
-        self.events: list[dict] = []
-
-    def call(self, method: str, timeout: float = 30, **params: object) -> dict:
-        self._next_id += 1
-        call_id = self._next_id
-        self._socket.send(json.dumps({"id": call_id, "method": method, "params": params}))
-        deadline = time.monotonic() + timeout
-        while True:
-            message = json.loads(self._socket.recv(timeout=max(0.1, deadline - time.monotonic())))
-            if message.get("id") == call_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-            self.events.append(message)
-
-    def wait_for(self, event: str, timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        for seen in self.events:
-            if seen.get("method") == event:
-                return seen
-        while time.monotonic() < deadline:
-            message = json.loads(self._socket.recv(timeout=max(0.1, deadline - time.monotonic())))
-            self.events.append(message)
-            if message.get("method") == event:
-                return message
-        raise TimeoutError(event)
-
-    def evaluate(self, expression: str) -> object:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(result["exceptionDetails"])
-        return result["result"].get("value")
+_ACCESSIBLE_NAMES = (
+    "[...document.querySelectorAll('#dashboard [aria-label]')].map(e => e.ariaLabel)"
+)
+_CHOOSE_SEVERITY = """(async (value) => {
+    const select = document.querySelector('#filters select[name="severity"]');
+    select.value = value;
+    select.dispatchEvent(new Event('change'));
+    await window.dashboardView.runAsync();
+    return select.value;
+})(%s)"""
 
 
-def _page_websocket_url(port: int, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/json/list")
-            targets = json.loads(connection.getresponse().read())
-            connection.close()
-            pages = [target for target in targets if target.get("type") == "page"]
-            if pages:
-                return pages[0]["webSocketDebuggerUrl"]
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("chromium did not open its DevTools port")
+def expected_figures(warehouse: Path, severity: str | None) -> dict[str, object]:
+    """What the page must show, computed from the warehouse with SQL of the test's own."""
+    where = f"where severity_label = '{severity}'" if severity else ""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+
+        def one(sql: str) -> object:
+            return connection.execute(sql).fetchone()[0]
+
+        def counts(column: str) -> dict[str, int]:
+            sql = f"select {column}, count(*) from fct_findings {where} group by 1"
+            return dict(connection.execute(sql).fetchall())
+
+        countries = one(
+            "select count(distinct e.country_code) from fct_finding_remote_endpoints e"
+            f" join (select * from fct_findings {where}) f using (finding_id)"
+            " where e.country_code is not null"
+        )
+        return {
+            "Distinct findings": one(f"select count(*) from fct_findings {where}"),
+            "Critical + High": one(
+                "select count(*) from fct_findings where severity_label in ('Critical', 'High')"
+                + (f" and severity_label = '{severity}'" if severity else "")
+            ),
+            "Accounts": one(f"select count(distinct account_id) from fct_findings {where}"),
+            "Countries": countries,
+            "Findings by severity": counts("severity_label"),
+            "Findings by action type": counts("action_type"),
+        }
 
 
-@pytest.fixture
-def chromium(tmp_path: Path):
-    if not (os.access(CHROMIUM, os.X_OK) and shutil.which(CHROMIUM)):
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            # Any request that still tried to leave the machine would fail here, and be seen.
-            "--proxy-server=127.0.0.1:9",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            f"--user-data-dir={tmp_path / 'chromium-profile'}",
-            f"--remote-debugging-port={port}",
-            "--remote-allow-origins=*",
-            "--window-size=1400,1000",
-            "about:blank",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with connect(
-            _page_websocket_url(port), max_size=64 * 1024 * 1024, open_timeout=10
-        ) as websocket:
-            yield DevTools(websocket)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _console_errors(events: list[dict]) -> list[str]:
-    errors = []
-    for event in events:
-        method, params = event.get("method"), event.get("params", {})
-        if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            errors.append(json.dumps(params.get("args")))
-        elif method == "Runtime.exceptionThrown":
-            errors.append(json.dumps(params.get("exceptionDetails")))
-        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-            errors.append(f"{params['entry'].get('source')}: {params['entry'].get('text')}")
-        elif method == "Network.loadingFailed":
-            errors.append(f"request failed: {params.get('errorText')}")
-    return errors
+def shown_figures(names: list[str]) -> dict[str, object]:
+    """KPIs and bars as the page names them to assistive technology ("<chart>, <bar>: <n>")."""
+    shown: dict[str, object] = {"Findings by severity": {}, "Findings by action type": {}}
+    for name in names:
+        if match := re.fullmatch(r"(Findings by (?:severity|action type)), (.+): ([\d,]+)", name):
+            shown[match[1]][match[2]] = int(match[3].replace(",", ""))
+        elif match := re.fullmatch(
+            r"(Distinct findings|Critical \+ High|Accounts|Countries): (\d+)", name
+        ):
+            shown[match[1]] = int(match[2])
+    return shown
 
 
 @pytest.mark.browser
-def test_dashboard_opens_offline_in_chromium_without_errors(
-    dashboard_data: DashboardData, tmp_path: Path, chromium: DevTools
+def test_dashboard_opens_offline_and_its_filters_update_the_charts(
+    warehouse: Path, dashboard_data: DashboardData, tmp_path: Path
 ) -> None:
     files = write_dashboard(dashboard_data, tmp_path / "reports")
     page_url = files.html_path.resolve().as_uri()
-    for domain in ("Page", "Runtime", "Log", "Network"):
-        chromium.call(f"{domain}.enable")
-    chromium.call("Page.navigate", url=page_url)
-    chromium.wait_for("Page.loadEventFired")
-    # Let late console messages (CSP reports, failed subresources) arrive before judging.
-    chromium.evaluate("new Promise(resolve => setTimeout(resolve, 500))")
+    with offline_chromium(tmp_path / "profile", width=1280, height=1000) as chromium:
+        chromium.open(page_url)
+        chromium.evaluate(
+            "new Promise(resolve => { const ready = () => document.body.dataset.ready"
+            " ? resolve() : setTimeout(ready, 50); ready(); })"
+        )
+        assert shown_figures(chromium.evaluate(_ACCESSIBLE_NAMES)) == expected_figures(
+            warehouse, None
+        )
+        map_names = [n for n in chromium.evaluate(_ACCESSIBLE_NAMES) if n.startswith("World map")]
+        assert len(map_names) == 6  # five shaded countries and the dot of Singapore
 
-    assert _console_errors(chromium.events) == []
-    requested = [
-        event["params"]["request"]["url"]
-        for event in chromium.events
-        if event.get("method") == "Network.requestWillBeSent"
-    ]
-    assert requested and all(url == page_url or url.startswith("data:") for url in requested)
-
-    country_paths = chromium.evaluate("document.querySelectorAll('path.country').length")
-    assert country_paths > 100
-    fills = chromium.evaluate(
-        """Object.fromEntries([...document.querySelectorAll('path.country')]
-            .filter(p => ['US', 'CN', 'FR'].includes(p.dataset.code))
-            .map(p => [p.dataset.code, getComputedStyle(p).fill]))"""
-    )
-    no_data_fill = "rgb(229, 231, 235)"
-    assert fills["FR"] == no_data_fill
-    assert fills["US"] != no_data_fill and fills["CN"] != no_data_fill
-    map_box = chromium.evaluate(
-        "(({width, height}) => [width, height])"
-        "(document.querySelector('#map svg').getBoundingClientRect())"
-    )
-    assert map_box[0] > 600 and map_box[1] > 250
-
-    severity_text = chromium.evaluate("document.querySelector('#severity svg').textContent")
-    assert all(label in severity_text for label in SEVERITY_LABELS)
-    visible_text = chromium.evaluate("document.body.innerText")
-    assert "Critical + High" in visible_text
-    assert HOSTILE_FINDING_TYPE in visible_text  # shown as text, not run as markup
-
-    screenshot = chromium.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-    image = base64.b64decode(screenshot["data"])
-    assert image.startswith(PNG_SIGNATURE)
-    (tmp_path / "dashboard.png").write_bytes(image)
-
-
-def test_dashboard_data_generated_at_is_utc(dashboard_data: DashboardData) -> None:
-    assert dashboard_data.generated_at.tzinfo is UTC
-
-
-@pytest.mark.parametrize("maximum", [1, 2, 7, 100, 4248])
-def test_map_legend_names_the_class_of_every_count(maximum: int) -> None:
-    legend = _choropleth_legend(maximum)
-    for count in range(1, maximum + 1):
-        colour_of_legend = [colour for colour, lowest in legend if lowest <= count][-1]
-        assert colour_of_legend == CHOROPLETH_COLOURS[_choropleth_bin(count, maximum)]
+        for severity in ("High", "Low"):
+            assert chromium.evaluate(_CHOOSE_SEVERITY % json.dumps(severity)) == severity
+            assert shown_figures(chromium.evaluate(_ACCESSIBLE_NAMES)) == expected_figures(
+                warehouse, severity
+            ), severity
+        chromium.evaluate(_CHOOSE_SEVERITY % json.dumps(""))
+        visible_text = chromium.evaluate("document.body.innerText")
+        assert HOSTILE_FINDING_TYPE in visible_text  # shown as text, not run as markup
+        assert chromium.evaluate("document.images.length") == 0
+        # Let late console messages (CSP reports, failed subresources) arrive before judging.
+        chromium.evaluate("new Promise(resolve => setTimeout(resolve, 300))")
+        assert chromium.console_errors() == []
+        # Only the page itself (and data: URLs, such as the date inputs' calendar icon).
+        requested = chromium.requested_urls()
+        assert [url for url in requested if url != page_url and not url.startswith("data:")] == []
+        assert chromium.screenshot(tmp_path / "offline-dashboard.png").startswith(PNG_SIGNATURE)

@@ -25,6 +25,7 @@ from orchestration.defs.audit.report_schedules import (
     audit_review_report,
     monthly_review_report_schedule,
 )
+from orchestration.lib.audit.report_csv import report_tables, to_csv
 from orchestration.lib.audit.report_data import Month, ReportError, load_report_data
 from orchestration.lib.audit.report_evidence import (
     DbtTestEvidence,
@@ -32,7 +33,7 @@ from orchestration.lib.audit.report_evidence import (
     find_dbt_test_evidence,
     read_ledger_counts,
 )
-from orchestration.lib.audit.report_render import render_report_html, report_tables, to_csv
+from orchestration.lib.audit.report_render import render_report_html
 from orchestration.lib.audit.review_report import build_report, write_report
 from orchestration.lib.environment import get_settings
 from orchestration.lib.lake import layout as lake_layout

@@ -1,49 +1,88 @@
-"""The review report as files: one offline HTML page (no script, printable) and CSV extracts."""
+"""The review report's page: one offline HTML document an auditor can read on screen and print.
+
+No script at all (the charts are static SVG drawn by vl-convert), a Content-Security-Policy that
+forbids every remote load, every string from the data escaped, column names as people say them,
+and a print stylesheet so that the browser's "Save as PDF" gives a clean A4 document.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from orchestration.lib.audit.report_csv import evidence_table
 from orchestration.lib.audit.report_data import ReportData, Table
-from orchestration.lib.publish.offline_dashboard import (
-    CONTENT_SECURITY_POLICY,
-    COUNTRY_COLOUR,
-    FINDING_TYPE_COLOUR,
-    PAGE_STYLE,
-    SEVERITY_COLOURS,
+from orchestration.lib.publish.html import (
     SEVERITY_LABELS,
+    STATIC_PAGE_POLICY,
     escape_html,
     figure_card,
     format_number,
     format_timestamp,
-    html_table,
+    html_page,
     kpi_card,
-    plain_table_card,
-    svg_daily_trend,
-    svg_horizontal_bars,
+    table_html,
 )
 
-ACCOUNT_COLOUR = "#334155"
 TOP_N = 10
 TOP_COUNTRIES = 15
 # The page stays readable; the CSV files always hold every row.
 MAX_HTML_ROWS = 200
-_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+COLUMN_LABELS = {
+    "account_id": "Account",
+    "archived_count": "Archived",
+    "archived_within_target_count": "Archived within target",
+    "asn": "AS number",
+    "asn_org": "AS organisation",
+    "age_hours": "Age (h)",
+    "avg_hours_to_archive": "Mean hours to archive",
+    "country_code": "Code",
+    "country_name": "Country",
+    "created_at": "Created (UTC)",
+    "critical_high_count": "Critical + High",
+    "days_since_latest_finding": "Days since latest finding",
+    "finding_count": "Findings",
+    "finding_id": "Finding ID",
+    "finding_type": "Finding type",
+    "first_archived_at": "First archived (UTC)",
+    "first_finding_id": "First finding ID",
+    "first_finding_updated_at": "First finding (UTC)",
+    "first_seen_at": "First seen (UTC)",
+    "hours_past_target": "Hours past target",
+    "hours_to_archive": "Hours to archive",
+    "is_within_target": "Within target",
+    "latest_finding_updated_at": "Latest finding (UTC)",
+    "latest_ingested_at": "Latest ingest (UTC)",
+    "max_severity": "Highest severity",
+    "median_hours_to_archive": "Median hours to archive",
+    "occurrence_count": "Occurrences",
+    "open_past_target_count": "Open past target",
+    "region": "Region",
+    "region_count": "Regions",
+    "sample_finding_count": "Sample findings",
+    "severity": "Score",
+    "severity_label": "Severity",
+    "share_archived_within_target": "Share within target",
+    "status": "Status",
+    "target_hours": "Target (h)",
+    "title": "Title",
+    "unarchived_count": "Unarchived",
+    "was_unarchived": "Unarchived",
+}
 
-# --------------------------------------------------------------------------------------------
-# Output
+
+def column_label(column: str) -> str:
+    """A column as people read it: ``finding_count`` -> ``Findings``."""
+    return COLUMN_LABELS.get(column) or column.replace("_", " ").capitalize()
 
 
 def _cell(value: object) -> str:
-    """A value as the report shows it: timestamps in UTC, hours to one decimal."""
+    """A value as the report shows it: timestamps in UTC to the minute, hours to one decimal."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return format_timestamp(value)
+        return f"{value:%Y-%m-%d %H:%M}"
     if isinstance(value, float):
         return f"{value:,.1f}"
     if isinstance(value, int):
@@ -51,93 +90,23 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _csv_value(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, str) and value.startswith(_CSV_FORMULA_START):
-        # A leading quote keeps a spreadsheet from running hostile data as a formula.
-        return "'" + value
-    return value
-
-
-def to_csv(table: Table) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.columns)
-    for row in table.rows:
-        writer.writerow([_csv_value(value) for value in row])
-    return buffer.getvalue().encode("utf-8")
-
-
-def evidence_table(data: ReportData) -> Table:
-    """The evidence trail as (item, value) rows: the same facts in the page and in the CSV."""
-    ledger, tests = data.ledger, data.dbt_tests
-    rows: list[tuple[str, object]] = [
-        ("report_month", data.month.label),
-        ("period_start_utc", f"{data.month.start} 00:00:00"),
-        ("period_end_utc_exclusive", f"{data.month.end} 00:00:00"),
-        ("generated_at_utc", data.generated_at.astimezone(UTC).replace(tzinfo=None)),
-        ("dagster_run_id", data.run_id),
-        ("marts_source", data.source),
-        ("marts_evaluated_at_utc", data.evaluated_at),
-        *(
-            (f"data_{name}", value)
-            for name, value in data.data_range.items()
-            if name != "evaluated_at"
-        ),
-        ("lake", ledger.lake_uri),
-        ("ledger_batches", ledger.batches),
-        ("ledger_objects_read", ledger.objects_read),
-        ("ledger_objects_ingested", ledger.objects_ingested),
-        ("ledger_objects_skipped", ledger.objects_skipped),
-        ("ledger_objects_quarantined", ledger.objects_quarantined),
-        ("ledger_balanced", ledger.balanced),
-        ("ledger_findings_ingested", ledger.findings_ingested),
-        ("ledger_records_skipped", ledger.records_skipped),
-        ("ledger_records_quarantined", ledger.records_quarantined),
-        ("ledger_first_ingested_at_utc", ledger.first_ingested_at),
-        ("ledger_last_ingested_at_utc", ledger.last_ingested_at),
-        ("dbt_results_files", " ".join(tests.files) or "none found"),
-        ("dbt_invocation_ids", " ".join(tests.invocation_ids)),
-        ("dbt_results_generated_at", tests.generated_at),
-        ("dbt_results_from_this_run", tests.from_this_run),
-        ("dbt_tests_total", len(tests.results)),
-        *((f"dbt_tests_{status}", count) for status, count in tests.counts.items()),
-        ("coverage_gap_days", data.coverage_gap_days),
-    ]
-    return Table(("item", "value"), tuple(rows))
-
-
-def report_tables(data: ReportData) -> dict[str, Table]:
-    """Every CSV file of the report, by file stem."""
-    tests = data.dbt_tests
+def _numeric_columns(table: Table) -> set[int]:
     return {
-        "severity": data.severities,
-        "daily": Table(
-            ("finding_date", "total", *(label.lower() for label in SEVERITY_LABELS)),
-            tuple((day.finding_date, day.total, *day.counts) for day in data.daily),
-        ),
-        "finding_types": data.finding_types,
-        "accounts": data.accounts,
-        "countries": data.countries,
-        "new_critical_high": data.new_critical_high,
-        "archive_compliance_month": data.archive_compliance_month,
-        "archive_compliance_all_time": data.archive_compliance_all_time,
-        "open_past_target": data.open_past_target,
-        "coverage": data.coverage,
-        "coverage_gaps": data.coverage_gaps,
-        "first_seen_countries": data.first_seen_countries,
-        "first_seen_asns": data.first_seen_asns,
-        "evidence": evidence_table(data),
-        "dbt_tests": Table(
-            ("unique_id", "status", "failures", "message"),
-            tuple((r.unique_id, r.status, r.failures, r.message) for r in tests.results),
-        ),
+        index
+        for index, _ in enumerate(table.columns)
+        if any(
+            isinstance(row[index], int | float) and not isinstance(row[index], bool)
+            for row in table.rows
+        )
     }
 
 
-def _rows(table: Table, limit: int = MAX_HTML_ROWS) -> list[list[str]]:
-    return [[_cell(value) for value in row] for row in table.rows[:limit]]
+def _table(table: Table, limit: int = MAX_HTML_ROWS) -> str:
+    return table_html(
+        [column_label(column) for column in table.columns],
+        ([_cell(value) for value in row] for row in table.rows[:limit]),
+        _numeric_columns(table),
+    )
 
 
 def _section(section_id: str, title: str, table: Table, csv_name: str, note: str = "") -> str:
@@ -147,85 +116,123 @@ def _section(section_id: str, title: str, table: Table, csv_name: str, note: str
         + (f", the first {shown} shown" if shown < len(table.rows) else "")
         + f"; all in csv/{csv_name}.csv."
     )
-    card = plain_table_card(section_id, title, list(table.columns), _rows(table))
     notes = "".join(
         f'<p class="note">{escape_html(text)}</p>' for text in (note, count_note) if text
     )
-    return card.replace("</section>", notes + "</section>", 1)
+    return (
+        f'<section class="card table-card" id="{section_id}"><h2>{escape_html(title)}</h2>'
+        f"{_table(table)}{notes}</section>"
+    )
 
 
-def render_report_html(data: ReportData) -> str:
-    """The whole report as one self-contained HTML page (inline CSS and SVG, no script)."""
+def _chart_svgs(data: ReportData) -> dict[str, str]:
+    """The report's charts as inline SVG (no script), drawn from the report's own figures."""
+    # altair takes about a second to import: load it when a report is drawn, not whenever the
+    # code location loads.
+    import altair as alt
+
+    from orchestration.lib.publish import charts
+
+    def rows(table: Table, category: int, count: int, limit: int | None = None) -> alt.Chart:
+        values = [
+            {"category": str(row[category] or "Unknown"), "finding_count": int(row[count])}
+            for row in table.rows[:limit]
+        ]
+        return alt.Chart(alt.Data(values=values))
+
     month = data.month.label
-    severity_svg = svg_horizontal_bars(
-        "severity-svg",
-        f"Findings created in {month} by severity",
-        [(label, int(count), SEVERITY_COLOURS[label]) for label, count, _ in data.severities.rows],
-        label_width=110,
-    )
-    type_svg = svg_horizontal_bars(
-        "finding-type-svg",
-        f"Top {TOP_N} finding types",
-        [
-            (str(row[0]), int(row[1]), FINDING_TYPE_COLOUR)
-            for row in data.finding_types.rows[:TOP_N]
-        ],
-        label_width=370,
-        label_chars=46,
-    )
-    account_svg = svg_horizontal_bars(
-        "account-svg",
-        "Findings by account",
-        [(str(row[0]), int(row[1]), ACCOUNT_COLOUR) for row in data.accounts.rows[:TOP_N]],
-    )
-    country_svg = svg_horizontal_bars(
-        "country-svg",
-        "Findings by remote endpoint country",
-        [
-            (str(row[1] or row[0] or "Unknown"), int(row[2]), COUNTRY_COLOUR)
-            for row in data.countries.rows[:TOP_COUNTRIES]
-        ],
-    )
-    charts = [
+    daily = [
+        {"finding_date": day.finding_date.isoformat(), "severity_label": label, "finding_count": n}
+        for day in data.daily
+        for label, n in zip(SEVERITY_LABELS, day.counts, strict=True)
+    ]
+    figures = {
+        "severity": charts.horizontal_bars(
+            rows(data.severities, 0, 1).transform_calculate(severity_label="datum.category"),
+            "severity_label",
+            f"Findings created in {month} by severity",
+            domain=[str(row[0]) for row in data.severities.rows],
+            width=360,
+        ),
+        "finding-types": charts.horizontal_bars(
+            rows(data.finding_types, 0, 1, TOP_N),
+            "category",
+            f"Top {TOP_N} finding types",
+            colour=charts.FINDING_TYPE_COLOUR,
+            top=TOP_N,
+            width=200,
+            label_limit=300,
+        ),
+        "trend": charts.daily_trend(
+            alt.Chart(alt.Data(values=daily)), f"Findings created per UTC day, {month}", width=900
+        ),
+        "accounts": charts.horizontal_bars(
+            rows(data.accounts, 0, 1, TOP_N),
+            "category",
+            f"Top {TOP_N} accounts",
+            colour=charts.ACCOUNT_COLOUR,
+            top=TOP_N,
+            width=360,
+        ),
+        "countries": charts.horizontal_bars(
+            rows(data.countries, 1, 2, TOP_COUNTRIES),
+            "category",
+            f"Top {TOP_COUNTRIES} remote endpoint countries",
+            colour=charts.COUNTRY_COLOUR,
+            top=TOP_COUNTRIES,
+            width=360,
+        ),
+    }
+    return {name: _without_xml_prolog(charts.to_svg(chart)) for name, chart in figures.items()}
+
+
+def _without_xml_prolog(svg: str) -> str:
+    return svg[svg.index("<svg") :]
+
+
+def _details(caption: str, table: Table) -> str:
+    return f"<details><summary>Table: {escape_html(caption)}</summary>{_table(table)}</details>"
+
+
+def _charts(data: ReportData, svgs: dict[str, str]) -> list[str]:
+    month = data.month.label
+    return [
         figure_card(
             "severity",
             "Findings by severity",
-            severity_svg,
-            html_table(
-                "Findings by severity", list(data.severities.columns), _rows(data.severities)
-            ),
-        ),
-        figure_card(
-            "finding-types",
-            f"Top {TOP_N} finding types",
-            type_svg,
-            html_table(
-                "Finding types", list(data.finding_types.columns), _rows(data.finding_types)
-            ),
-        ),
-        figure_card(
-            "trend",
-            f"Daily trend, {month} (findings created per UTC day)",
-            svg_daily_trend(data.daily),
-            "",
-            wide=True,
+            svgs["severity"],
+            _details("Findings by severity", data.severities),
         ),
         figure_card(
             "accounts",
             f"Top {TOP_N} accounts",
-            account_svg,
-            html_table("Accounts", list(data.accounts.columns), _rows(data.accounts)),
+            svgs["accounts"],
+            _details("Accounts", data.accounts),
+        ),
+        figure_card("trend", f"Daily trend, {month}", svgs["trend"], "", wide=True),
+        figure_card(
+            "finding-types",
+            f"Top {TOP_N} finding types",
+            svgs["finding-types"],
+            _details("Finding types", data.finding_types),
         ),
         figure_card(
             "countries",
             f"Top {TOP_COUNTRIES} remote endpoint countries",
-            country_svg,
-            html_table("Countries", list(data.countries.columns), _rows(data.countries)),
+            svgs["countries"],
+            _details("Countries", data.countries),
             note="A finding counts once for each country among its remote endpoints.",
         ),
     ]
+
+
+def _sections(data: ReportData) -> list[str]:
+    month = data.month.label
     evaluated = format_timestamp(data.evaluated_at)
-    sections = [
+    targets = ", ".join(
+        f"{row[0]} {_cell(row[1])} h" for row in data.archive_compliance_all_time.rows
+    )
+    return [
         _section(
             "new-critical-high",
             f"New Critical and High findings created in {month}",
@@ -240,10 +247,7 @@ def render_report_html(data: ReportData) -> str:
             data.archive_compliance_month,
             "archive_compliance_month",
             note="Targets (AWS Config rule guardduty-non-archived-findings by default): "
-            + ", ".join(
-                f"{row[0]} {_cell(row[1])} h" for row in data.archive_compliance_all_time.rows
-            )
-            + ".",
+            f"{targets}.",
         ),
         _section(
             "archive-compliance-all-time",
@@ -281,9 +285,12 @@ def render_report_html(data: ReportData) -> str:
         ),
         _evidence_section(data),
     ]
+
+
+def _kpis(data: ReportData) -> list[str]:
     problems = len(data.dbt_tests.problems)
-    kpis = [
-        kpi_card(f"Findings created in {month}", format_number(data.total_findings)),
+    return [
+        kpi_card(f"Findings created in {data.month.label}", format_number(data.total_findings)),
         kpi_card(
             "New Critical + High", format_number(len(data.new_critical_high.rows)), alert=True
         ),
@@ -304,30 +311,34 @@ def render_report_html(data: ReportData) -> str:
         ),
         kpi_card("Objects read this month", format_number(data.ledger.objects_read)),
     ]
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'
-        f"<title>GuardDuty review report {escape_html(month)}</title>"
-        f"<style>{PAGE_STYLE}{_EXTRA_STYLE}</style></head><body>"
-        f"<header><h1>GuardDuty review report: {escape_html(month)}</h1>"
-        f"<p>Audit review, analysis and reporting (NIST 800-53 AU-6) of the GuardDuty findings "
+
+
+def render_report_html(data: ReportData) -> str:
+    """The whole report as one self-contained HTML page (inline CSS and SVG, no script)."""
+    month = data.month.label
+    header = (
+        f"<h1>GuardDuty review report: {escape_html(month)}</h1>"
+        "<p>Audit review, analysis and reporting (NIST 800-53 AU-6) of the GuardDuty findings "
         f"created from {data.month.start} to {data.month.end - timedelta(days=1)} (UTC), "
         "samples excluded.</p>"
         f"<p>Generated {escape_html(format_timestamp(data.generated_at))} by Dagster run "
-        f"{escape_html(data.run_id or 'none')} from {escape_html(data.source)}.</p></header>"
-        f'<main><section class="kpis" id="totals" aria-label="Totals">{"".join(kpis)}</section>'
-        f'<div class="grid">{"".join(charts)}</div>'
-        f'<div class="stack">{"".join(sections)}</div></main>'
-        "<footer>Offline report: no network needed. Every table is also a CSV file in csv/. "
-        "Severity labels: Critical ≥ 9, High ≥ 7, Medium ≥ 4, Low below.</footer></body></html>\n"
+        f"{escape_html(data.run_id or 'none')} from {escape_html(data.source)}.</p>"
+    )
+    main = (
+        f'<section class="kpis" id="totals" aria-label="Totals">{"".join(_kpis(data))}</section>'
+        f'<div class="grid">{"".join(_charts(data, _chart_svgs(data)))}</div>'
+        f'<div class="stack">{"".join(_sections(data))}</div>'
+    )
+    footer = (
+        "Offline report: no network needed. Every table is also a CSV file in csv/. Times are "
+        "UTC. Severity labels: Critical ≥ 9, High ≥ 7, Medium ≥ 4, Low below."
+    )
+    return html_page(
+        f"GuardDuty review report {month}", header, main, footer, STATIC_PAGE_POLICY, _STYLE
     )
 
 
 def _evidence_section(data: ReportData) -> str:
-    evidence = evidence_table(data)
     tests = data.dbt_tests
     if not tests.results:
         test_note = (
@@ -345,22 +356,50 @@ def _evidence_section(data: ReportData) -> str:
         test_note += (
             " The ledger does not balance: objects read ≠ ingested + skipped + quarantined."
         )
-    problem_rows = [
-        [r.unique_id, r.status, _cell(r.failures), r.message]
-        for r in tests.problems[:MAX_HTML_ROWS]
-    ]
-    evidence_card = plain_table_card(
-        "evidence", "Evidence trail", ["Item", "Value"], _rows(evidence, limit=len(evidence.rows))
-    ).replace("</section>", f'<p class="note">{escape_html(test_note)}</p></section>', 1)
-    problems_card = plain_table_card(
-        "dbt-test-problems",
-        "dbt tests not passing",
-        ["Test", "Status", "Failures", "Message"],
-        problem_rows,
+    evidence = evidence_table(data)
+    items = Table(
+        ("Item", "Value"),
+        tuple((column_label(item), value) for item, value in evidence.rows),
     )
-    return evidence_card + problems_card
+    problems = Table(
+        ("Test", "Status", "Failures", "Message"),
+        tuple((r.unique_id, r.status, r.failures, r.message) for r in tests.problems),
+    )
+    return (
+        '<section class="card table-card evidence" id="evidence"><h2>Evidence trail</h2>'
+        f'{_table(items, limit=len(items.rows))}<p class="note">{escape_html(test_note)}</p>'
+        "</section>"
+        '<section class="card table-card" id="dbt-test-problems"><h2>dbt tests not passing</h2>'
+        f"{_table(problems)}</section>"
+    )
 
 
-_EXTRA_STYLE = """
+_STYLE = """
 .stack { display: grid; gap: 16px; margin-top: 16px; }
+.table-card { overflow-x: auto; }
+.table-card table { font-size: 12.5px; }
+.table-card td { overflow-wrap: break-word; word-break: normal; }
+.table-card td:first-child { overflow-wrap: anywhere; min-width: 9ch; }
+.evidence td:first-child { overflow-wrap: normal; white-space: nowrap; width: 1%; }
+.evidence td:last-child { overflow-wrap: anywhere; }
+figure svg { margin: 4px 0; }
+@page { size: A4 landscape; margin: 12mm 10mm; }
+@media print {
+  body { background: #fff; font-size: 11px; }
+  header { background: none; color: #000; padding: 0 0 8px; border-bottom: 2px solid #000; }
+  header p { color: #000; }
+  main { padding: 8px 0 0; max-width: none; }
+  .kpis { grid-template-columns: repeat(6, 1fr); gap: 6px; }
+  .kpi { padding: 6px 8px; border-color: #999; }
+  .kpi .value { font-size: 18px; }
+  .grid { display: block; }
+  .card { border: none; border-radius: 0; padding: 6px 0; break-inside: avoid; }
+  .table-card { break-inside: auto; overflow: visible; }
+  h2 { break-after: avoid; }
+  details { display: none; }
+  table { font-size: 9.5px; }
+  thead { display: table-header-group; }
+  tr { break-inside: avoid; }
+  footer { padding: 8px 0 0; }
+}
 """

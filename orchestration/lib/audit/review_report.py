@@ -6,10 +6,11 @@ the targets of the compliance marts; the findings open past target; the accounts
 silent; the remote countries and autonomous systems first seen; and the evidence trail: the run,
 the data time range, the lake ledger's object counts for the month and the dbt test results.
 
-Like the dashboard it opens with no network (inline SVG, no script, a Content-Security-Policy that
-forbids remote loads) and every string from the data is escaped; CSV cells that a spreadsheet would
-run as a formula are defused. The marts are read from DuckDB (read-only) locally or through Athena
-in production; the files go to a local folder or an S3 prefix through ``storage.open_store``.
+It opens with no network (inline SVG charts, no script, a Content-Security-Policy that forbids
+remote loads), prints as a clean A4 document, and every string from the data is escaped; CSV
+cells that a spreadsheet would run as a formula are defused. The marts are read from DuckDB
+(read-only) locally or through Athena in production; the files go to a local folder or an S3
+prefix through ``open_store``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from orchestration.lib.audit.report_csv import report_tables, to_csv
 from orchestration.lib.audit.report_data import (
     DEFAULT_COVERAGE_GAP_DAYS,
     MART_TABLES,
@@ -29,7 +31,7 @@ from orchestration.lib.audit.report_data import (
     load_report_data,
 )
 from orchestration.lib.audit.report_evidence import find_dbt_test_evidence, read_ledger_counts
-from orchestration.lib.audit.report_render import render_report_html, report_tables, to_csv
+from orchestration.lib.audit.report_render import render_report_html
 from orchestration.lib.lake.store import ObjectStore
 from orchestration.lib.publish.marts import AthenaMarts, open_duckdb_marts
 

@@ -55,11 +55,10 @@ def html_page(title: str, header: str, main: str, footer: str, policy: str, styl
     )
 
 
-def kpi_card(name: str, value: str, alert: bool = False, kpi_id: str = "") -> str:
+def kpi_card(name: str, value: str, alert: bool = False) -> str:
     css_class = "kpi alert" if alert else "kpi"
-    id_attribute = f' id="{escape_html(kpi_id)}"' if kpi_id else ""
     return (
-        f'<div class="{css_class}"{id_attribute}><div class="value">{escape_html(value)}</div>'
+        f'<div class="{css_class}"><div class="value">{escape_html(value)}</div>'
         f'<div class="name">{escape_html(name)}</div></div>'
     )
 
