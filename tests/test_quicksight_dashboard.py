@@ -140,14 +140,24 @@ def test_kpis_count_distinct_findings_accounts_and_countries_on_the_fact_marts(r
 
     assert counted == {
         "kpi-findings": ("fct_findings", "finding_id", "DISTINCT_COUNT"),
-        "kpi-critical-high": ("fct_findings", "critical_or_high_finding_id", "DISTINCT_COUNT"),
+        "kpi-critical-high": ("fct_findings", "finding_id", "DISTINCT_COUNT"),
         "kpi-accounts": ("fct_findings", "account_id", "DISTINCT_COUNT"),
         "kpi-countries": ("fct_finding_remote_endpoints", "country_code", "DISTINCT_COUNT"),
         "kpi-open-past-target": ("fct_findings_open_past_target", "finding_id", "DISTINCT_COUNT"),
     }
-    [critical_or_high] = request_["Definition"]["CalculatedFields"]
-    assert "'Critical'" in critical_or_high["Expression"]
-    assert "'High'" in critical_or_high["Expression"]
+    # Critical + High is the distinct count under a filter of that visual alone.
+    [only_critical_and_high] = [
+        group
+        for group in request_["Definition"]["FilterGroups"]
+        if group["ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"][0].get(
+            "VisualIds"
+        )
+        == ["kpi-critical-high"]
+    ]
+    [category_filter] = only_critical_and_high["Filters"]
+    configuration = category_filter["CategoryFilter"]["Configuration"]["FilterListConfiguration"]
+    assert configuration["CategoryValues"] == ["Critical", "High"]
+    assert category_filter["CategoryFilter"]["Column"]["ColumnName"] == "severity_label"
 
 
 def test_every_distinct_count_reads_a_fact_mart(request_):
@@ -207,7 +217,7 @@ def test_bars_trend_and_top_types_cover_what_the_issue_asks_for(request_):
     assert {"table-archive-compliance", "table-open-past-target"} <= set(found)
 
 
-def test_filters_apply_across_the_datasets_of_their_sheet_with_a_control_each(request_, specs):
+def test_controlled_filters_apply_across_the_datasets_of_their_sheet(request_, specs):
     definition = request_["Definition"]
     columns = {spec.mart: {c.name: c.type for c in spec.columns} for spec in specs}
     controls = {
@@ -218,14 +228,15 @@ def test_filters_apply_across_the_datasets_of_their_sheet_with_a_control_each(re
     }
     filtered = {}
     for group in definition["FilterGroups"]:
-        assert group["CrossDataset"] == "ALL_DATASETS"
         [scoping] = group["ScopeConfiguration"]["SelectedSheets"][
             "SheetVisualScopingConfigurations"
         ]
-        assert scoping["Scope"] == "ALL_VISUALS"
         [filter_] = group["Filters"]
         [body] = filter_.values()
-        assert body["FilterId"] in controls[scoping["SheetId"]]
+        if body["FilterId"] not in controls[scoping["SheetId"]]:
+            continue
+        assert group["CrossDataset"] == "ALL_DATASETS"
+        assert scoping["Scope"] == "ALL_VISUALS"
         filtered.setdefault(scoping["SheetId"], []).append(body["Column"]["ColumnName"])
 
     assert filtered == {

@@ -37,6 +37,7 @@ from orchestration.lib.publish.quicksight.visuals import (
     sort_by_column,
     sort_by_field,
     table,
+    visual_filter,
 )
 
 DASHBOARD_NAME = "GuardDuty findings"
@@ -55,7 +56,7 @@ FILTERED_COLUMNS = (
     ("region", "STRING"),
     ("severity_label", "STRING"),
 )
-CRITICAL_OR_HIGH = "critical_or_high_finding_id"
+CRITICAL_OR_HIGH = ("Critical", "High")
 TOP_FINDING_TYPES = 10
 
 # What the owner and viewer principals may do with the dashboard (the console's "co-owner" and
@@ -87,19 +88,13 @@ PUBLISH_OPTIONS = {
 
 def _findings_sheet(col: Columns) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     finding = col(FINDINGS, "finding_id", "STRING")
-    col.calculate(
-        FINDINGS,
-        CRITICAL_OR_HIGH,
-        "ifelse({severity_label} = 'Critical' OR {severity_label} = 'High', {finding_id}, NULL)",
-        "STRING",
-    )
     kpis = [
         (kpi("kpi-findings", "Findings", distinct("kpi-findings-value", finding)), 9),
         (
             kpi(
                 "kpi-critical-high",
                 "Critical + High",
-                distinct("kpi-critical-high-value", col(FINDINGS, CRITICAL_OR_HIGH)),
+                distinct("kpi-critical-high-value", finding),
             ),
             9,
         ),
@@ -186,7 +181,14 @@ def _findings_sheet(col: Columns) -> tuple[dict[str, Any], list[dict[str, Any]]]
         ],
         [control for _, control in groups_and_controls],
     )
-    return findings, [group for group, _ in groups_and_controls]
+    critical_or_high = visual_filter(
+        f"{FINDINGS_SHEET}-critical-high",
+        FINDINGS_SHEET,
+        ["kpi-critical-high"],
+        col(FINDINGS, "severity_label", "STRING"),
+        CRITICAL_OR_HIGH,
+    )
+    return findings, [*(group for group, _ in groups_and_controls), critical_or_high]
 
 
 def _compliance_sheet(col: Columns) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -295,7 +297,6 @@ def dashboard_definition(
             {"Identifier": mart, "DataSetArn": dataset_arns[mart]} for mart in DASHBOARD_MARTS
         ],
         "Sheets": [findings_sheet, compliance_sheet],
-        "CalculatedFields": col.calculated,
         "FilterGroups": [*findings_filters, *compliance_filters],
     }
 

@@ -14,13 +14,12 @@ DEFAULT_DAYS = 90
 
 
 class Columns:
-    """Column references, checked against the dataset specs (and calculated fields) on use."""
+    """Column references, checked against the dataset specs on use."""
 
     def __init__(self, specs: Sequence[DatasetSpec]) -> None:
         self.types = {
             spec.mart: {column.name: column.type for column in spec.columns} for spec in specs
         }
-        self.calculated: list[dict[str, str]] = []
 
     def __call__(self, mart: str, name: str, expected_type: str | None = None) -> dict[str, str]:
         if mart not in self.types:
@@ -38,10 +37,6 @@ class Columns:
                 f"{actual}."
             )
         return {"DataSetIdentifier": mart, "ColumnName": name}
-
-    def calculate(self, mart: str, name: str, expression: str, result_type: str) -> None:
-        self.types[mart][name] = result_type
-        self.calculated.append({"DataSetIdentifier": mart, "Name": name, "Expression": expression})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,11 +218,42 @@ def table(
 # Filters and controls
 
 
-def scope(sheet_id: str) -> dict[str, Any]:
+def scope(sheet_id: str, visual_ids: Sequence[str] = ()) -> dict[str, Any]:
+    """Every visual of a sheet, or only ``visual_ids``."""
+    scoping: dict[str, Any] = {"SheetId": sheet_id, "Scope": "ALL_VISUALS"}
+    if visual_ids:
+        scoping.update(Scope="SELECTED_VISUALS", VisualIds=list(visual_ids))
+    return {"SelectedSheets": {"SheetVisualScopingConfigurations": [scoping]}}
+
+
+def visual_filter(
+    filter_id: str,
+    sheet_id: str,
+    visual_ids: Sequence[str],
+    column: Mapping[str, str],
+    values: Sequence[str],
+) -> dict[str, Any]:
+    """A fixed filter of some visuals to rows whose ``column`` is one of ``values``."""
     return {
-        "SelectedSheets": {
-            "SheetVisualScopingConfigurations": [{"SheetId": sheet_id, "Scope": "ALL_VISUALS"}]
-        }
+        "FilterGroupId": f"{filter_id}-group",
+        "Filters": [
+            {
+                "CategoryFilter": {
+                    "FilterId": filter_id,
+                    "Column": dict(column),
+                    "Configuration": {
+                        "FilterListConfiguration": {
+                            "MatchOperator": "CONTAINS",
+                            "CategoryValues": list(values),
+                            "NullOption": "NON_NULLS_ONLY",
+                        }
+                    },
+                }
+            }
+        ],
+        "ScopeConfiguration": scope(sheet_id, visual_ids),
+        "Status": "ENABLED",
+        "CrossDataset": "SINGLE_DATASET",
     }
 
 
