@@ -74,6 +74,7 @@ def _check(shape: Shape, value: Any, path: str) -> Iterator[str]:
             yield f"{path}: {value!r} is not one of {shape.enum}"
         yield from _check_length(shape, value, path, "characters")
         pattern = shape.metadata.get("pattern")
+        # As the service model means it: the pattern matches somewhere, unless it is anchored.
         if pattern and not re.search(pattern, value):
             yield f"{path}: {value!r} does not match {pattern}"
     elif kind in {"integer", "long", "double", "float"}:
