@@ -287,7 +287,8 @@ def _read_value(
             try:
                 page_context = _observed(context, value.get(CAPTURED_AT_KEY), CAPTURED_AT_KEY)
             except Rejection as error:
-                result.quarantine(line_number, f"page: {error}", _excerpt_value(value))
+                captured_at = {CAPTURED_AT_KEY: value.get(CAPTURED_AT_KEY)}
+                result.quarantine(line_number, f"page: {error}", _excerpt_value(captured_at))
                 return
             _read_finding_list(findings, f"'{key}'", line_number, result, page_context)
             return
