@@ -90,7 +90,9 @@ def list_new_candidates(
     return objects, None if newest is None else min(newest, today)
 
 
-def _walk(store: ObjectStore, prefix: str, cursor: date, lookback: timedelta) -> Iterator:
+def _walk(
+    store: ObjectStore, prefix: str, cursor: date, lookback: timedelta
+) -> Iterator[StoredObject]:
     if prefix.rstrip("/") == API_BACKFILL_PREFIX:
         lookback = max(lookback, API_BACKFILL_LOOKBACK)
     start = cursor - lookback
