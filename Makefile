@@ -33,8 +33,9 @@ manifest: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m orchestration.cli run
 
+# The code location parses the dbt project itself under `dagster dev` (prepare_if_dev). Dagster 1.13
+# calls `dagster dev` superseded by `dg dev`, which needs the dagster-dg-cli package.
 dev: $(STAMP)
-	$(BIN)/python -m orchestration.cli prepare
 	mkdir -p $(DAGSTER_HOME)
 	test -f $(DAGSTER_HOME)/dagster.yaml || cp deploy/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
