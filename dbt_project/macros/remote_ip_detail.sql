@@ -1,7 +1,7 @@
 {#
     A RemoteIpDetails field (`path`, e.g. '.country.countryName') of the first action of the
     finding that has a single remote endpoint: networkConnection, awsApiCall, kubernetesApiCall,
-    rdsLoginAttempt (guardduty-format.md §3.3). Empty strings count as missing.
+    rdsLoginAttempt (docs/data-contract.md §3, remote endpoints). Empty strings count as missing.
 #}
 {% macro remote_ip_detail(json, path) -%}
     {%- set parents = [
