@@ -10,9 +10,7 @@ import pytest
 from moto import mock_aws
 
 from orchestration.lib.ingest.listing import (
-    API_BACKFILL_LOOKBACK,
     list_new_candidates,
-    listing_start,
     object_date,
 )
 from orchestration.lib.lake.store import FolderListing, LocalStore, S3Store
@@ -134,14 +132,13 @@ def test_a_late_object_within_the_lookback_is_found_one_before_it_is_not(tmp_pat
 
 
 def test_the_api_backfill_prefix_is_listed_over_guardduty_retention(tmp_path):
-    page = f"guardduty-api/{ACCOUNT}/us-east-1/{TODAY - timedelta(days=80):%Y/%m/%d}/p.json"
+    page = f"guardduty-api/{ACCOUNT}/us-east-1/{TODAY - timedelta(days=90):%Y/%m/%d}/p.json"
     too_old = f"guardduty-api/{ACCOUNT}/us-east-1/{TODAY - timedelta(days=120):%Y/%m/%d}/q.json"
-    write(tmp_path, page, too_old, capture_key(TODAY - timedelta(days=80), "not-backfill"))
+    write(tmp_path, page, too_old, capture_key(TODAY - timedelta(days=90), "not-backfill"))
 
     objects, _ = list_new_candidates(LocalStore(tmp_path), TODAY, timedelta(days=2), today=TODAY)
 
     assert keys(objects) == {page}
-    assert listing_start(TODAY, API_BACKFILL_LOOKBACK) <= TODAY - timedelta(days=90)
 
 
 def test_the_cursor_never_passes_today_nor_moves_back(tmp_path):

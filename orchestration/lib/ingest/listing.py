@@ -53,11 +53,6 @@ def object_date(key: str) -> date | None:
     return None
 
 
-def listing_start(cursor: date | None, lookback: timedelta = DEFAULT_LOOKBACK) -> date | None:
-    """The first day a listing from ``cursor`` covers; None means a full listing."""
-    return None if cursor is None else cursor - lookback
-
-
 def list_new_candidates(
     store: ObjectStore,
     cursor: date | None,
@@ -67,7 +62,7 @@ def list_new_candidates(
     """The objects that can be new since ``cursor``, and the cursor of the next listing.
 
     ``cursor`` None lists everything (a first run). Otherwise the result holds every object of a
-    dated folder from ``listing_start(cursor, lookback)`` on (the API backfill's prefix from
+    dated folder from ``cursor - lookback`` on (the API backfill's prefix from
     ``cursor - API_BACKFILL_LOOKBACK``), and every object of an undated folder. Objects already
     ingested are among them: the caller filters them out with the ledger.
 
