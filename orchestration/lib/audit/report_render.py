@@ -76,7 +76,8 @@ def column_label(column: str) -> str:
 
 
 def _cell(value: object) -> str:
-    """A value as the report shows it: timestamps in UTC to the minute, hours to one decimal."""
+    """A value as the report shows it: timestamps in UTC to the minute, hours to one decimal
+    (none for whole hours)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -84,7 +85,7 @@ def _cell(value: object) -> str:
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M}"
     if isinstance(value, float):
-        return f"{value:,.1f}"
+        return f"{value:,.1f}".removesuffix(".0")
     if isinstance(value, int):
         return format_number(value)
     return str(value)
@@ -183,7 +184,11 @@ def _chart_svgs(data: ReportData) -> dict[str, str]:
             width=360,
         ),
     }
-    return {name: _without_xml_prolog(charts.to_svg(chart)) for name, chart in figures.items()}
+    # The card above each chart carries its title.
+    return {
+        name: _without_xml_prolog(charts.to_svg(chart.properties(title="")))
+        for name, chart in figures.items()
+    }
 
 
 def _without_xml_prolog(svg: str) -> str:
@@ -377,11 +382,9 @@ def _evidence_section(data: ReportData) -> str:
 _STYLE = """
 .stack { display: grid; gap: 16px; margin-top: 16px; }
 .table-card { overflow-x: auto; }
-.table-card table { font-size: 12.5px; }
-.table-card td { overflow-wrap: break-word; word-break: normal; }
-.table-card td:first-child { overflow-wrap: anywhere; min-width: 9ch; }
-.evidence td:first-child { overflow-wrap: normal; white-space: nowrap; width: 1%; }
-.evidence td:last-child { overflow-wrap: anywhere; }
+.table-card table { font-size: 12px; }
+.table-card th, .table-card td { padding: 4px 5px; }
+.evidence td:first-child { white-space: nowrap; width: 1%; }
 figure svg { margin: 4px 0; }
 @page { size: A4 landscape; margin: 12mm 10mm; }
 @media print {
@@ -392,7 +395,7 @@ figure svg { margin: 4px 0; }
   .kpis { grid-template-columns: repeat(6, 1fr); gap: 6px; }
   .kpi { padding: 6px 8px; border-color: #999; }
   .kpi .value { font-size: 18px; }
-  .grid { display: block; }
+  .grid { grid-template-columns: 1fr 1fr; gap: 8px 24px; }
   .card { border: none; border-radius: 0; padding: 6px 0; break-inside: avoid; }
   .table-card { break-inside: auto; overflow: visible; }
   h2 { break-after: avoid; }

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import tempfile
+import textwrap
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +29,9 @@ STATIC_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src dat
 SCRIPTED_PAGE_POLICY = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
 )
+_BREAK_AFTER = re.compile(r"([:/.])(?=[A-Za-z])")
+_LONG_RUN = re.compile(r"[0-9a-f]{24,}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def escape_html(value: object) -> str:
@@ -63,12 +68,22 @@ def kpi_card(name: str, value: str, alert: bool = False) -> str:
     )
 
 
+def breakable_html(value: object) -> str:
+    """Escaped text that may wrap after ``:``, ``/`` and ``.`` and inside long hexadecimal ids,
+    so that a narrow column wraps at sensible points (a date stays whole), never letter by
+    letter."""
+    text = escape_html(value)
+    text = _BREAK_AFTER.sub(r"\1<wbr>", text)
+    text = _DATE.sub(r'<span class="nowrap">\g<0></span>', text)
+    return _LONG_RUN.sub(lambda match: "<wbr>".join(textwrap.wrap(match[0], 16)), text)
+
+
 def table_html(headers: Sequence[str], rows: Iterable[Sequence[object]], numeric: set[int]) -> str:
     """A data table; columns whose index is in ``numeric`` are right-aligned."""
 
     def cell(tag: str, index: int, text: object, scope: str = "") -> str:
         css = ' class="num"' if index in numeric else ""
-        return f"<{tag}{scope}{css}>{escape_html(text)}</{tag}>"
+        return f"<{tag}{scope}{css}>{breakable_html(text)}</{tag}>"
 
     head = "".join(cell("th", i, h, ' scope="col"') for i, h in enumerate(headers))
     body = (
@@ -140,7 +155,8 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; margin-top: 6px
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line);
   vertical-align: top; }
 th { font-weight: 600; color: #374151; }
-th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, .nowrap { white-space: nowrap; }
 td.empty { color: var(--muted); }
 footer { color: var(--muted); font-size: 12px; padding: 0 28px 24px; max-width: 1400px;
   margin: 0 auto; }
