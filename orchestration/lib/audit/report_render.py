@@ -8,6 +8,7 @@ and a print stylesheet so that the browser's "Save as PDF" gives a clean A4 docu
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from orchestration.lib.audit.report_csv import evidence_table
 from orchestration.lib.audit.report_data import ReportData, Table
@@ -70,9 +71,17 @@ COLUMN_LABELS = {
 }
 
 
+_WORDS = {"utc": "(UTC)", "id": "ID", "ids": "IDs", "dbt": "dbt", "asn": "ASN"}
+
+
 def column_label(column: str) -> str:
     """A column as people read it: ``finding_count`` -> ``Findings``."""
-    return COLUMN_LABELS.get(column) or column.replace("_", " ").capitalize()
+    if column in COLUMN_LABELS:
+        return COLUMN_LABELS[column]
+    words = [_WORDS.get(word, word) for word in column.split("_")]
+    return " ".join(
+        [words[0] if words[0] in _WORDS.values() else words[0].capitalize(), *words[1:]]
+    )
 
 
 def _cell(value: object) -> str:
@@ -84,7 +93,7 @@ def _cell(value: object) -> str:
         return "yes" if value else "no"
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M}"
-    if isinstance(value, float):
+    if isinstance(value, float | Decimal):
         return f"{value:,.1f}".removesuffix(".0")
     if isinstance(value, int):
         return format_number(value)
@@ -92,13 +101,16 @@ def _cell(value: object) -> str:
 
 
 def _numeric_columns(table: Table) -> set[int]:
+    """The columns holding only numbers (and gaps), right-aligned in the page."""
+
+    def is_number(value: object) -> bool:
+        return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
     return {
         index
         for index, _ in enumerate(table.columns)
-        if any(
-            isinstance(row[index], int | float) and not isinstance(row[index], bool)
-            for row in table.rows
-        )
+        if any(is_number(row[index]) for row in table.rows)
+        and all(row[index] is None or is_number(row[index]) for row in table.rows)
     }
 
 

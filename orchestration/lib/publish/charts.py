@@ -59,7 +59,6 @@ def horizontal_bars(
         description=f"{json.dumps(title + ', ')} + datum['{category}'] + ': '"
         " + format(datum.findings, ',')"
     )
-    rows = len(domain) if domain else top or 8
     y = alt.Y(
         f"{category}:N",
         title=None,
@@ -85,7 +84,8 @@ def horizontal_bars(
     counts = bars.mark_text(align="left", dx=4, fontSize=12, color="#374151").encode(
         text=alt.Text("findings:Q", format=","), color=alt.Undefined, description=alt.Undefined
     )
-    return alt.layer(bars, counts).properties(title=title, width=width, height=max(60, 26 * rows))
+    # One step per bar: the chart grows with the bars a filter leaves.
+    return alt.layer(bars, counts).properties(title=title, width=width, height=alt.Step(24))
 
 
 def daily_trend(base: alt.Chart, title: str, *, width: int = 1100) -> alt.Chart:

@@ -35,7 +35,7 @@ from orchestration.lib.publish.world_map import MAP_ATTRIBUTION, load_world_map,
 TOP_FINDING_TYPES = 10
 TOP_COUNTRIES = 15
 COLUMN_WIDTH = 300
-FULL_WIDTH = 860
+FULL_WIDTH = 840
 # Equal Earth without Antarctica is about 2.2 times as wide as it is high.
 MAP_HEIGHT = 410
 # Rows whose filter columns match every bound parameter; an empty parameter matches all.
@@ -311,7 +311,7 @@ def dashboard_charts(data: DashboardData) -> dict[str, alt.TopLevelMixin]:
             colour=charts.FINDING_TYPE_COLOUR,
             top=TOP_FINDING_TYPES,
             width=COLUMN_WIDTH - 60,
-            label_limit=260,
+            label_limit=230,
         ),
         "countries": charts.horizontal_bars(
             _cells("countries", data),
@@ -466,8 +466,8 @@ _STYLE = """
 .filters .vega-bind-name { color: #374151; font-weight: 600; margin-right: 4px; }
 .filters select, .filters input { font: inherit; padding: 3px 6px; border: 1px solid #d1d5db;
   border-radius: 6px; background: #fff; }
-#dashboard { background: #fff; border: 1px solid var(--line); border-radius: 10px;
-  padding: 18px; overflow-x: auto; }
+#dashboard { display: block; background: #fff; border: 1px solid var(--line);
+  border-radius: 10px; padding: 18px; overflow-x: auto; }
 #dashboard svg { max-width: none; }
 """
 
