@@ -57,11 +57,15 @@ class DashboardFiles:
     svg_paths: dict[str, Path]
 
 
-def _cells(dataset: str, data: DashboardData) -> alt.Chart:
+def _rows(dataset: str, data: DashboardData) -> alt.Chart:
+    """The rows of a named dataset, embedded as one row of columns."""
     columns = list(getattr(data, dataset).columns)
-    return (
-        alt.Chart(alt.NamedData(name=dataset)).transform_flatten(columns).transform_filter(FILTER)
-    )
+    return alt.Chart(alt.NamedData(name=dataset)).transform_flatten(columns)
+
+
+def _cells(dataset: str, data: DashboardData) -> alt.Chart:
+    """The rows of a named dataset that pass the filters."""
+    return _rows(dataset, data).transform_filter(FILTER)
 
 
 def _parameters(data: DashboardData) -> list[dict]:
@@ -107,11 +111,8 @@ def _kpi(
     Rows are not filtered out but their value is nulled: an aggregate of no rows has no row at
     all, and the KPI must read 0, not vanish.
     """
-    columns = list(getattr(data, dataset).columns)
-    chart = (
-        alt.Chart(alt.NamedData(name=dataset))
-        .transform_flatten(columns)
-        .transform_calculate(**{kpi_id: f"({FILTER}) && ({where}) ? datum.{field} : null"})
+    chart = _rows(dataset, data).transform_calculate(
+        **{kpi_id: f"({FILTER}) && ({where}) ? datum.{field} : null"}
     )
     if distinct:
         # "distinct" counts null as one more value.
@@ -371,13 +372,12 @@ def datasets(data: DashboardData) -> dict[str, list]:
 def dashboard_spec(data: DashboardData) -> dict:
     """The whole dashboard as one Vega-Lite specification, data included."""
     named = dashboard_charts(data)
-    # Every row is a concat of its own, so each row aligns by its own bounds (labels included)
-    # rather than every plot lining up behind the widest axis labels of the page.
+    # One column of rows, each as wide as it needs ("align none": no shared column widths).
     layout = alt.concat(
         _kpis(data),
         alt.hconcat(named["severity"], named["action_types"], spacing=60),
-        alt.hconcat(named["map"]),
-        alt.hconcat(named["trend"]),
+        named["map"],
+        named["trend"],
         alt.hconcat(named["finding_types"], named["countries"], spacing=60),
         alt.hconcat(named["archive_compliance"], named["open_past_target"], spacing=60),
         columns=1,
