@@ -1,4 +1,4 @@
-"""A small Parquet lake (lake_layout schemas) of hand-made findings for the dbt tests.
+"""A small Iceberg lake of hand-made findings for the dbt tests, written with the ingest's commit.
 
 Each builder returns plain dicts so tests can compute their expectations independently in Python.
 """
@@ -6,13 +6,15 @@ Each builder returns plain dicts so tests can compute their expectations indepen
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from orchestration.lib.lake import layout as lake_layout
+from orchestration.lib.lake import tables
+from orchestration.lib.lake.catalog import connect_lake
+from orchestration.lib.lake.commit import BatchRows, commit_batch
 
 
 def _ts(text: str) -> datetime:
@@ -119,40 +121,102 @@ def port_probe(*details: dict) -> dict:
 
 
 def write_batch(lake: Path, batch_id: str, ingested_at: str, rows: list[dict]) -> None:
-    """Write rows as one ingest batch: a Parquet file per updated_date partition."""
-    by_date: dict[str, list[dict]] = {}
-    for line_number, row in enumerate(rows, start=1):
-        full = {
+    """Commit rows as one ingest batch: findings rows, then a ledger row per source object."""
+    committed_at = _ts(ingested_at)
+    findings = [
+        {
+            "observed_at": None,
             **row,
             "source_uri": row.get("source_uri", f"file:///raw/{batch_id}.jsonl"),
             "line_number": line_number,
             "ingest_batch_id": batch_id,
-            "ingested_at": _ts(ingested_at),
+            "ingested_at": committed_at,
+            "updated_date": row["updated_at"].date(),
         }
-        by_date.setdefault(full["updated_at"].date().isoformat(), []).append(full)
-    for day, day_rows in by_date.items():
-        folder = lake / lake_layout.FINDINGS_DIR / f"{lake_layout.FINDINGS_PARTITION}={day}"
-        folder.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pylist(day_rows, schema=lake_layout.FINDINGS_SCHEMA)
-        pq.write_table(table, folder / f"{batch_id}-0.parquet")
+        for line_number, row in enumerate(rows, start=1)
+    ]
+    per_object = Counter(row["source_uri"] for row in findings)
+    _commit(
+        lake,
+        batch_id,
+        committed_at,
+        findings=findings,
+        ledger=[_ledger_row(uri, "ingested", count, 0) for uri, count in per_object.items()],
+    )
 
 
 def write_quarantine(lake: Path, batch_id: str, quarantined_at: str, rows: list[dict]) -> None:
-    day = quarantined_at[:10]
-    folder = lake / lake_layout.QUARANTINE_DIR / f"{lake_layout.QUARANTINE_PARTITION}={day}"
-    folder.mkdir(parents=True, exist_ok=True)
-    full = [
+    """Commit quarantine rows as one ingest batch, with a ledger row per quarantined object."""
+    committed_at = _ts(quarantined_at)
+    quarantine = [
         {
             "excerpt": None,
             "object_size": 10,
+            "line_number": None,
+            "record_index": None,
             **row,
             "ingest_batch_id": batch_id,
-            "quarantined_at": _ts(quarantined_at),
+            "quarantined_at": committed_at,
+            "quarantined_date": committed_at.date(),
         }
         for row in rows
     ]
-    table = pa.Table.from_pylist(full, schema=lake_layout.QUARANTINE_SCHEMA)
-    pq.write_table(table, folder / f"{batch_id}.parquet")
+    per_object = Counter(row["source_uri"] for row in quarantine)
+    _commit(
+        lake,
+        batch_id,
+        committed_at,
+        quarantine=quarantine,
+        ledger=[_ledger_row(uri, "quarantined", 0, count) for uri, count in per_object.items()],
+    )
+
+
+def _ledger_row(source_uri: str, status: str, findings: int, quarantined: int) -> dict:
+    return {
+        "source_uri": source_uri,
+        "object_size": 10,
+        "status": status,
+        "findings": findings,
+        "records_skipped": 0,
+        "records_quarantined": quarantined,
+        "skip_reason": None,
+        "object_date": None,
+    }
+
+
+def _commit(
+    lake: Path,
+    batch_id: str,
+    committed_at: datetime,
+    *,
+    ledger: list[dict],
+    findings: list[dict] = (),
+    quarantine: list[dict] = (),
+) -> None:
+    def table(name: str, rows: list[dict]) -> pa.Table:
+        return pa.Table.from_pylist(list(rows), schema=tables.arrow_schema(name))
+
+    ledger = [
+        {
+            **row,
+            # Each batch read its own version of the object: none is dropped as already committed.
+            "object_version": batch_id,
+            "ingest_batch_id": batch_id,
+            "ingested_at": committed_at,
+            "ingested_date": committed_at.date(),
+        }
+        for row in ledger
+    ]
+    commit_batch(
+        connect_lake(str(lake)),
+        BatchRows(
+            batch_id,
+            table(tables.FINDINGS, findings),
+            table(tables.QUARANTINE, quarantine),
+            table(tables.LEDGER, ledger),
+        ),
+        listed_on=committed_at.date(),
+    )
 
 
 def severity_label(severity: float) -> str:

@@ -10,7 +10,10 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.transform.partitions import DAILY_PARTITIONS
 from orchestration.defs.transform.project import dbt_project
-from orchestration.lib.environment import get_dbt_target
+from orchestration.lib.environment import get_dbt_target, get_settings
+from orchestration.lib.lake import reader
+from orchestration.lib.lake.catalog import open_lake
+from orchestration.lib.lake.dbt_duckdb_plugin import snapshots_for_dbt
 from orchestration.lib.transform.translator import GuardDutyDbtTranslator
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
@@ -59,7 +62,7 @@ def dbt_incremental_models(
     window = context.partition_time_window
     dbt_vars = partition_window_vars(window.start, window.end)
     args = dbt_build_args(config, get_dbt_target(), dbt_vars)
-    yield from dbt.cli(args, context=context).stream()
+    yield from _build_on_pinned_lake(context, dbt, args)
 
 
 @dbt_assets(
@@ -74,4 +77,27 @@ def dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
     args = dbt_build_args(config, get_dbt_target())
-    yield from dbt.cli(args, context=context).stream()
+    yield from _build_on_pinned_lake(context, dbt, args)
+
+
+def _build_on_pinned_lake(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str]
+) -> Iterator[Any]:
+    """Run dbt on one pinned snapshot of each lake table, recorded in the outputs' metadata.
+
+    On DuckDB dbt reads exactly these snapshots (dbt_duckdb_plugin); Athena reads the Iceberg
+    tables at query time, so there the ids record the lake as the build started.
+    """
+    pinned = reader.pin(open_lake(get_settings()))
+    lake_metadata = {
+        f"lake_snapshot_{name}": str(snapshot_id)
+        for name, snapshot_id in pinned.snapshot_ids.items()
+    }
+    context.log.info("dbt reads lake snapshots %s", pinned.snapshot_ids)
+    with snapshots_for_dbt(pinned.snapshot_ids):
+        for event in dbt.cli(args, context=context).stream():
+            yield (
+                event.with_metadata({**event.metadata, **lake_metadata})
+                if isinstance(event, dg.Output)
+                else event
+            )

@@ -1,7 +1,7 @@
 {#
-    Incremental: only findings with a version newer in the lake than anything processed before
-    (or, for a Dagster backfill, with a version in the min_date..max_date window) are re-ranked,
-    over ALL their versions, so a version delivered late never displaces a newer current one.
+    Incremental: only findings with a version in a lake batch not processed before (or, for a
+    Dagster backfill, with a version in the min_date..max_date window) are re-ranked, over ALL
+    their versions, so a version delivered late never displaces a newer current one.
 #}
 {%- set window_given = var('min_date') and var('max_date') -%}
 
@@ -18,10 +18,7 @@ changed_findings as (
 
     select distinct finding_id
     from finding_versions
-    where ingested_at > (
-        select coalesce(max(last_ingested_at), cast('1970-01-01 00:00:00' as timestamp))
-        from {{ this }}
-    )
+    where ingest_batch_id in ({{ new_lake_batches() }})
     {%- if window_given %}
         or cast(updated_date as varchar) between '{{ var("min_date") }}' and '{{ var("max_date") }}'
     {%- endif %}

@@ -1,4 +1,3 @@
--- depends_on: {{ source('guardduty_lake', 'findings') }}
 {% set action = '$.service.action' -%}
 {%- set type_pattern = '^([^:]+):([^/]+)/([^.!]+)(\\.([^!]+))?(!(.+))?$' -%}
 {%- set export_pattern = 'AWSLogs/([0-9]+)/GuardDuty/([^/]+)/([0-9]{4})/([0-9]{2})/([0-9]{2})/' %}
@@ -7,21 +6,18 @@ with
 
 lake_findings as (
 
-    select * from {{ lake_source('findings') }}
-    {% if is_incremental() %}
-    {%- set watermark -%}
-    (select coalesce(max(ingested_at), cast('1970-01-01 00:00:00' as timestamp)) from {{ this }})
-    {%- endset %}
-    where ingested_at > {{ watermark }}
-    {%- if var('min_date') and var('max_date') %}
-    -- a union, not an OR: each branch alone lets the engine skip lake files (row-group statistics
-    -- of ingested_at, updated_date partitions); with an OR of the two DuckDB reads every file
-    union all
-    select * from {{ lake_source('findings') }}
-    where cast(updated_date as varchar) between '{{ var("min_date") }}' and '{{ var("max_date") }}'
-        and not ingested_at > {{ watermark }}
+    select findings.*
+    from {{ source('guardduty_lake', 'findings') }} as findings
+    where {{ committed_in_lake('findings') }}
+    {%- if is_incremental() %}
+        and (
+            findings.ingest_batch_id in ({{ new_lake_batches() }})
+            {%- if var('min_date') and var('max_date') %}
+            or cast(findings.updated_date as varchar)
+                between '{{ var("min_date") }}' and '{{ var("max_date") }}'
+            {%- endif %}
+        )
     {%- endif %}
-    {% endif %}
 
 ),
 

@@ -1,9 +1,10 @@
--- depends_on: {{ source('guardduty_lake', 'quarantine') }}
 with
 
 lake_quarantine as (
 
-    select * from {{ lake_source('quarantine') }}
+    select quarantine.*
+    from {{ source('guardduty_lake', 'quarantine') }} as quarantine
+    where {{ committed_in_lake('quarantine') }}
 
 ),
 
@@ -12,6 +13,7 @@ renamed as (
     select
         source_uri,
         line_number,
+        record_index,
         reason,
         excerpt,
         object_size,
