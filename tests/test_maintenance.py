@@ -201,3 +201,17 @@ def test_the_maintenance_asset_compacts_the_configured_lake(fresh_settings):
     (materialization,) = result.asset_materializations_for_node("lake__maintenance")
     assert materialization.metadata["findings.partitions_compacted"].value == len(DAYS)
     assert len(data_files(open_lake(get_settings()), tables.FINDINGS)) == len(DAYS)
+
+
+def test_a_snapshot_is_kept_for_the_retention_after_it_stopped_being_current(lake):
+    ingest_batches(lake, 0, 2)
+    findings = lake.table(tables.FINDINGS)
+    older, newer = sorted(findings.snapshots(), key=lambda snapshot: snapshot.timestamp_ms)
+    superseded = datetime.fromtimestamp(newer.timestamp_ms / 1000, UTC)
+    retention = MaintenancePolicy().snapshot_retention
+
+    maintain_lake(lake, POLICY, now=superseded + retention - timedelta(milliseconds=1))
+    assert lake.table(tables.FINDINGS).snapshot_by_id(older.snapshot_id) is not None
+
+    maintain_lake(lake, POLICY, now=superseded + retention + timedelta(milliseconds=1))
+    assert lake.table(tables.FINDINGS).snapshot_by_id(older.snapshot_id) is None

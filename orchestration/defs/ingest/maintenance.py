@@ -16,7 +16,7 @@ class LakeMaintenanceConfig(dg.Config):
     small_file_megabytes: int = 32
     min_small_files: int = 8
     invisible_row_min_age_hours: int = 24
-    snapshot_retention_days: int = 7
+    snapshot_retention_hours: int = 24
     orphan_min_age_days: int = 3
 
     def policy(self) -> MaintenancePolicy:
@@ -24,7 +24,7 @@ class LakeMaintenanceConfig(dg.Config):
             small_file_bytes=self.small_file_megabytes * 1024 * 1024,
             min_small_files=self.min_small_files,
             invisible_row_min_age=timedelta(hours=self.invisible_row_min_age_hours),
-            snapshot_retention=timedelta(days=self.snapshot_retention_days),
+            snapshot_retention=timedelta(hours=self.snapshot_retention_hours),
             orphan_min_age=timedelta(days=self.orphan_min_age_days),
         )
 
