@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from datetime import date, datetime
@@ -12,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration import cli
+from orchestration.lib.environment import get_settings
 from orchestration.lib.lake import tables
 from orchestration.lib.lake.catalog import connect_lake, open_lake
 from orchestration.lib.lake.migration import MigrationError, migrate_lake
@@ -195,9 +197,12 @@ def test_an_unreadable_old_file_stops_the_migration_with_its_name(old_lake, tmp_
         migrate_lake(LocalStore(old_lake), connect_lake(str(tmp_path / "iceberg")))
 
 
-def test_the_command_migrates_into_the_configured_lake(old_lake, fresh_settings, capsys):
+def test_the_command_migrates_into_the_configured_lake(
+    old_lake, fresh_settings, capsys, monkeypatch
+):
+    # main() exports the settings into the environment for dbt: keep that inside this test.
+    monkeypatch.setattr(os, "environ", os.environ.copy())
     assert cli.main(["migrate-lake", "--from", str(old_lake)]) == 0
-    from orchestration.lib.environment import get_settings
 
     assert len(pin(open_lake(get_settings())).ledger()) == 6
     assert "batches_migrated=3" in capsys.readouterr().out
