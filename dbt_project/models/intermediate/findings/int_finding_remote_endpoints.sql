@@ -97,7 +97,8 @@ remote_ip_endpoints as (
         {{ clean_text(json_text('remote_ip_details', '$.city.cityName')) }} as city,
         try_cast({{ json_text('remote_ip_details', '$.geoLocation.lat') }} as double) as latitude,
         try_cast({{ json_text('remote_ip_details', '$.geoLocation.lon') }} as double) as longitude,
-        {{ clean_text(json_text('remote_ip_details', '$.organization.asn')) }} as asn,
+        {{ integer_text(clean_text(json_text('remote_ip_details', '$.organization.asn'))) }}
+            as asn,
         {{ clean_text(json_text('remote_ip_details', '$.organization.asnOrg')) }} as asn_org,
         {{ clean_text(json_text('remote_ip_details', '$.organization.isp')) }} as isp,
         {{ clean_text(json_text('remote_ip_details', '$.organization.org')) }} as org
@@ -139,7 +140,8 @@ sequence_endpoints as (
             {{ json_text('endpoints.element', '$.location.lon') }},
             {{ json_text('endpoints.element', '$.location.longitude') }}
         ) as double) as longitude,
-        {{ clean_text(json_text('endpoints.element', '$.autonomousSystem.number')) }} as asn,
+        {{ integer_text(clean_text(json_text('endpoints.element', '$.autonomousSystem.number'))) }}
+            as asn,
         {{ clean_text(json_text('endpoints.element', '$.autonomousSystem.name')) }} as asn_org,
         cast(null as varchar) as isp,
         cast(null as varchar) as org
@@ -158,15 +160,18 @@ all_endpoints as (
 
 ),
 
-with_ip as (
+-- an endpoint with a country but no address still locates its finding; one with neither is noise
+addressed as (
 
     select
         *,
-        coalesce(ip_address_v4, ip_address_v6) as ip_address,
+        coalesce(ip_address_v4, {{ canonical_ip('ip_address_v6') }}) as ip_address,
         case when ip_address_v4 is not null then 4 when ip_address_v6 is not null then 6 end
             as ip_version
     from all_endpoints
-    where coalesce(ip_address_v4, ip_address_v6) is not null
+    where
+        coalesce(ip_address_v4, ip_address_v6, reported_country_name, reported_country_code)
+        is not null
 
 ),
 
@@ -174,14 +179,14 @@ with_ip as (
 with_country_code as (
 
     select
-        with_ip.*,
+        addressed.*,
         case
-            when length(with_ip.reported_country_code) = 2 then with_ip.reported_country_code
+            when length(addressed.reported_country_code) = 2 then addressed.reported_country_code
             else countries.country_code
         end as country_code
-    from with_ip
+    from addressed
     left join countries
-        on {{ country_key('with_ip.reported_country_name') }} = countries.country_key
+        on {{ country_key('addressed.reported_country_name') }} = countries.country_key
 
 ),
 
