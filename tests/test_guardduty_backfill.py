@@ -1,11 +1,9 @@
 """History backfill from the GuardDuty API into the raw source (requests checked by Stubber)."""
 
-import io
 import json
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 
 from guardduty_api_stubs import (
@@ -33,6 +31,8 @@ from orchestration.lib.ingest.api_backfill import (
 )
 from orchestration.lib.ingest.parsing import parse_object
 from orchestration.lib.ingest.runner import run_ingest
+from orchestration.lib.lake import reader, tables
+from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
 
 NOW = datetime(2026, 10, 2, 12, 0, tzinfo=UTC)
@@ -274,7 +274,7 @@ def test_backfilled_pages_are_ingested_into_the_lake_with_their_archived_flag(tm
     stub_window(
         stubber, [[archived, active]], findings={archived: boto3_finding(archived, archived=True)}
     )
-    source, lake = LocalStore(tmp_path / "raw"), LocalStore(tmp_path / "lake")
+    source, lake = LocalStore(tmp_path / "raw"), connect_lake(str(tmp_path / "lake"))
     run(client, source)
 
     first = run_ingest(source, lake)
@@ -288,16 +288,19 @@ def test_backfilled_pages_are_ingested_into_the_lake_with_their_archived_flag(tm
     assert first.findings_ingested == 2
     assert first.objects_quarantined == 0
     assert second.objects_read == 0
-    rows = {}
-    for stored in lake.list("findings/"):
-        table = pq.read_table(io.BytesIO(lake.read(stored.key)))
-        for row in table.to_pylist():
-            rows[row["finding_id"]] = json.loads(row["finding_json"])
+    visible = (
+        reader.pin(lake)
+        .visible(tables.FINDINGS, ["finding_id", "finding_json", "observed_at"])
+        .to_pylist()
+    )
+    rows = {row["finding_id"]: json.loads(row["finding_json"]) for row in visible}
     assert {key: value["service"]["archived"] for key, value in rows.items()} == {
         archived: True,
         active: False,
     }
     assert rows[active]["accountId"] == ACCOUNT_ID
+    # Each copy is observed when the backfill captured it.
+    assert {row["observed_at"] for row in visible} == {NOW.replace(tzinfo=None)}
 
 
 def backfill_states(store, finding_id, states):
