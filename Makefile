@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 # dbt, dagster and weed are found in the virtual environment without activating it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install lock run dev image test lint format docs manifest check-athena bench bench-quick lambda-zip clean
+.PHONY: install lock run dev image test test-fast lint format docs manifest check-athena bench bench-quick lambda-zip clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ dev: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Unit tests and dbt's unit tests: no server, no browser, no end-to-end build.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration and not seaweedfs and not browser and not postgres"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -18,6 +18,9 @@ import pytest
 from dbt_lake_builder import finding, network_connection, remote_ip, severity_label, write_batch
 from orchestration.lib.environment import DBT_PROJECT_DIR
 
+# Every test reads one full dbt build: left out of `make test-fast`.
+pytestmark = pytest.mark.integration
+
 DBT = str(Path(sys.executable).parent / "dbt")
 AS_OF = datetime(2024, 3, 20)
 TARGET_DAYS = {"Critical": 1, "High": 1, "Medium": 7, "Low": 30}

@@ -239,6 +239,7 @@ def _check_marts(db: Path, rows: list[dict]) -> None:
     ) == [(0,)]
 
 
+@pytest.mark.integration
 def test_dbt_assets_build_then_pick_up_a_new_batch_incrementally(dbt_env):
     lake, db, assets = dbt_env["lake"], dbt_env["db"], dbt_env["assets"]
     write_batch(lake, "b1", "2024-03-02T00:00:00Z", BATCH_1)

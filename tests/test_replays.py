@@ -17,6 +17,9 @@ from orchestration.lib.environment import DBT_PROJECT_DIR, get_settings
 from orchestration.lib.ingest.runner import run_ingest
 from orchestration.lib.lake.store import LocalStore
 
+# Ingest and dbt end to end, over and over: left out of `make test-fast`.
+pytestmark = pytest.mark.integration
+
 DBT = str(Path(sys.executable).parent / "dbt")
 MARTS = [
     "fct_findings",

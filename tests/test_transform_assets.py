@@ -1,6 +1,7 @@
 from datetime import datetime
 
 import dagster as dg
+import pytest
 
 from orchestration.lib.transform.translator import dbt_group_name
 
@@ -59,6 +60,7 @@ def test_asset_keys_groups_and_lake_dependencies():
     assert any(check.asset_key == dg.AssetKey(["fct_findings"]) for check in rest.check_specs)
 
 
+@pytest.mark.integration
 def test_every_model_compiles_and_parses_for_athena():
     from tools.athena_check import main
 
