@@ -21,31 +21,79 @@ lake_findings as (
 
 ),
 
-versioned as (
+-- one row per copy read: the version it is a copy of, and what orders the copies of a version
+copies as (
 
     select
-        *,
-        {{ dbt.hash(
-            "finding_id || '|' || cast(updated_at as varchar) || '|'"
-            ~ " || coalesce(cast(event_count as varchar), '')"
-        ) }} as finding_version_id
+        {{ finding_version_id() }} as finding_version_id,
+        finding_id,
+        account_id,
+        region,
+        finding_type,
+        severity,
+        created_at,
+        updated_at,
+        event_count,
+        finding_json,
+        source_uri,
+        line_number,
+        ingest_batch_id,
+        ingested_at,
+        {{ copy_observed_at() }} as observed_at,
+        updated_date,
+        {{ copy_is_archived('finding_json') }} as is_archived_copy
     from lake_findings
 
 ),
 
--- exact re-deliveries of a version (same id, updatedAt and service.count) collapse to the latest
+{% if is_incremental() %}
+-- the copy staged before competes with the new copies of its version: a copy delivered late but
+-- observed earlier must not replace it
+staged_copies as (
+
+    select
+        finding_version_id,
+        finding_id,
+        account_id,
+        region,
+        finding_type,
+        severity,
+        created_at,
+        updated_at,
+        event_count,
+        finding_json,
+        source_uri,
+        line_number,
+        ingest_batch_id,
+        ingested_at,
+        observed_at,
+        updated_date,
+        {{ copy_is_archived('finding_json') }} as is_archived_copy
+    from {{ this }}
+    where finding_version_id in (select finding_version_id from copies)
+
+),
+
+{% endif %}
+-- copies of a version (exact re-deliveries, or export and API copies that differ in
+-- service.archived) collapse to the latest observed; see copy_order
 deduplicated as (
 
     select * from (
         select
             *,
             row_number() over (
-                partition by finding_version_id
-                order by ingested_at desc, source_uri desc, line_number desc nulls last
-            ) as delivery_rank
-        from versioned
+                partition by finding_version_id order by {{ copy_order() }}
+            ) as copy_rank
+        from (
+            select * from copies
+            {%- if is_incremental() %}
+            union all
+            select * from staged_copies
+            {%- endif %}
+        ) as candidates
     ) as ranked
-    where delivery_rank = 1
+    where copy_rank = 1
 
 ),
 
@@ -128,13 +176,13 @@ extracted as (
         coalesce(
             {{ remote_ip_detail('finding_json', '.ipAddressV4') }},
             {{ remote_ip_detail('finding_json', '.ipAddressV6') }}
-        ) as remote_ip,
+        ) as reported_remote_ip,
         {{ remote_ip_detail('finding_json', '.country.countryName') }} as remote_country,
         upper({{ remote_ip_detail('finding_json', '.country.countryCode') }}) as remote_country_code,
         {{ remote_ip_detail('finding_json', '.city.cityName') }} as remote_city,
         try_cast({{ remote_ip_detail('finding_json', '.geoLocation.lat') }} as double) as remote_lat,
         try_cast({{ remote_ip_detail('finding_json', '.geoLocation.lon') }} as double) as remote_lon,
-        {{ remote_ip_detail('finding_json', '.organization.asn') }} as remote_asn,
+        {{ integer_text(remote_ip_detail('finding_json', '.organization.asn')) }} as remote_asn,
         {{ remote_ip_detail('finding_json', '.organization.asnOrg') }} as remote_asn_org,
         {{ remote_ip_detail('finding_json', '.organization.isp') }} as remote_isp,
         {{ remote_ip_detail('finding_json', '.organization.org') }} as remote_org,
@@ -176,12 +224,22 @@ extracted as (
         line_number,
         ingest_batch_id,
         cast(ingested_at as {{ utc_timestamp_type() }}) as ingested_at,
+        cast(observed_at as {{ utc_timestamp_type() }}) as observed_at,
         cast(updated_date as date) as updated_date
 
     from deduplicated
 {% endset %}
 {{ extract_json_once(extracted_sql, 'finding_json', 'deduplicated') }}
 
+),
+
+final as (
+
+    select
+        *,
+        {{ canonical_ip('reported_remote_ip') }} as remote_ip
+    from extracted
+
 )
 
-select * from extracted
+select * from final
