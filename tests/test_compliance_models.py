@@ -35,6 +35,16 @@ def archived(row: dict, is_archived: bool = True) -> dict:
     return {**row, "finding_json": json.dumps(body)}
 
 
+def captured(row: dict, at: str, source_uri: str) -> dict:
+    """The copy of a version an API backfill page captured at `at`."""
+    return {**row, "observed_at": datetime.fromisoformat(at), "source_uri": source_uri}
+
+
+def delivered(rows: list[dict]) -> list[dict]:
+    """Copies without a capture time observed when updated, as an EventBridge event is."""
+    return [{"observed_at": row["updated_at"], **row} for row in rows]
+
+
 def _nc(ip: str, country: str, asn: str) -> dict:
     return network_connection(remote_ip(ip, country, asn=asn))
 
@@ -94,10 +104,68 @@ BATCH_1 = [
         action=_nc("5.6.7.10", "Russia", "64501"),
     ),
 ]
+EXPORT_KEY = "file:///src/us-east-1/2024/03/05/export.jsonl.gz"
 BATCH_2 = [
     archived(finding("e", severity=7.0, updated_at="2024-03-03T10:00:00Z", count=2)),
     finding("e", severity=7.0, updated_at="2024-03-02T10:00:00Z", count=1),
+    # one version, two copies: the export's (never archived, its key sorting after the API's) and
+    # the API backfill's archived one, captured 20 h after creation
+    {
+        **finding(
+            "g", severity=8.0, created_at="2024-03-05T00:00:00Z", updated_at="2024-03-05T00:00:00Z"
+        ),
+        "source_uri": EXPORT_KEY,
+    },
+    captured(
+        archived(
+            finding(
+                "g",
+                severity=8.0,
+                created_at="2024-03-05T00:00:00Z",
+                updated_at="2024-03-05T00:00:00Z",
+            )
+        ),
+        "2024-03-05 20:00:00",
+        "file:///src/guardduty-api/page-1.json",
+    ),
+    # archived 11 days after its only update: the archive time is the capture, not updatedAt
+    finding(
+        "h", severity=5.0, created_at="2024-03-01T00:00:00Z", updated_at="2024-03-01T00:00:00Z"
+    ),
+    captured(
+        archived(
+            finding(
+                "h",
+                severity=5.0,
+                created_at="2024-03-01T00:00:00Z",
+                updated_at="2024-03-01T00:00:00Z",
+            )
+        ),
+        "2024-03-12 00:00:00",
+        "file:///src/guardduty-api/page-2.json",
+    ),
+    # archived within its target, then reopened and left open: never within target
+    captured(
+        archived(
+            finding(
+                "r",
+                severity=7.5,
+                created_at="2024-03-01T00:00:00Z",
+                updated_at="2024-03-01T00:00:00Z",
+            )
+        ),
+        "2024-03-01 05:00:00",
+        "file:///src/guardduty-api/page-3.json",
+    ),
+    captured(
+        finding(
+            "r", severity=7.5, created_at="2024-03-01T00:00:00Z", updated_at="2024-03-01T00:00:00Z"
+        ),
+        "2024-03-02 00:00:00",
+        "file:///src/guardduty-api/page-4.json",
+    ),
 ]
+BATCH_1, BATCH_2 = delivered(BATCH_1), delivered(BATCH_2)
 ALL_ROWS = BATCH_1 + BATCH_2
 
 
@@ -113,34 +181,58 @@ def _hours(delta: timedelta) -> float:
     return delta.total_seconds() / 3600
 
 
+def _archive_transitions(copies: list[dict]) -> list[tuple[datetime, bool]]:
+    """(first observation, new state) of each change; copies observed together count as archived."""
+    states: dict[datetime, bool] = {}
+    for copy in copies:
+        states[copy["observed_at"]] = states.get(copy["observed_at"], False) or bool(
+            _service(copy)["archived"]
+        )
+    transitions, state = [], False
+    for observed_at in sorted(states):
+        if states[observed_at] != state:
+            state = states[observed_at]
+            transitions.append((observed_at, state))
+    return transitions
+
+
 def expected_archive_times(rows: list[dict], as_of: datetime) -> dict[str, dict]:
-    """fct_finding_archive_times from first principles: versions, current version, targets."""
-    versions: dict[str, list[dict]] = {}
+    """fct_finding_archive_times from first principles: the copies observed by as_of, the current
+    version and its latest copy, archive transitions by observation time, targets."""
+    copies: dict[str, list[dict]] = {}
     for row in rows:
-        versions.setdefault(row["finding_id"], []).append(row)
+        if row["observed_at"] <= as_of and row["updated_at"] <= as_of:
+            copies.setdefault(row["finding_id"], []).append(row)
     expected = {}
-    for finding_id, finding_versions in versions.items():
-        current = max(finding_versions, key=lambda v: (v["updated_at"], v["event_count"] or 0))
-        if _is_sample(current):
+    for finding_id, finding_copies in copies.items():
+        current = max(
+            finding_copies,
+            key=lambda c: (
+                c["updated_at"],
+                c["event_count"] or 0,
+                c["observed_at"],
+                bool(_service(c)["archived"]),
+            ),
+        )
+        if _is_sample(current) or current["created_at"] > as_of:
             continue
-        archive_times = [v["updated_at"] for v in finding_versions if _service(v)["archived"]]
-        first_archived_at = min(archive_times, default=None)
+        transitions = _archive_transitions(finding_copies)
+        archives = [observed_at for observed_at, state in transitions if state]
         is_archived = bool(_service(current)["archived"])
+        archived_at = archives[-1] if is_archived else None
         label = severity_label(current["severity"])
         target = TARGET_DAYS[label] * 24.0
         age = _hours(as_of - current["created_at"])
-        to_archive = (
-            _hours(first_archived_at - current["created_at"]) if first_archived_at else None
-        )
+        to_archive = _hours(archived_at - current["created_at"]) if archived_at else None
         expected[finding_id] = {
             "severity_label": label,
-            "first_archived_at": first_archived_at,
+            "first_archived_at": archives[0] if archives else None,
             "hours_to_archive": to_archive,
             "is_currently_archived": is_archived,
-            "was_unarchived": first_archived_at is not None and not is_archived,
+            "was_unarchived": bool(archives) and not is_archived,
             "target_hours": target,
             "is_within_target": (
-                to_archive <= target if to_archive is not None else False if age > target else None
+                to_archive <= target if is_archived else False if age > target else None
             ),
             "is_open_past_target": not is_archived and age > target,
         }
@@ -196,7 +288,8 @@ def test_build_passes_data_and_unit_tests(warehouse):
         r["unique_id"].rsplit(".", 1)[-1] for r in unit_tests if "archive" in r["unique_id"]
     }
     assert {
-        "archive_times_never_archived_first_version_unarchived_and_out_of_order",
+        "archive_transitions_in_observation_order",
+        "archive_times_from_observed_transitions_as_of",
         "archive_times_target_boundaries",
         "archive_times_targets_follow_the_vars",
         "archive_compliance_counts_every_label",
@@ -225,10 +318,13 @@ def test_archive_time_edge_cases(warehouse):
         )
     }
     assert actual["b"] == (0.0, True, False, True, False)  # archived in the first version
-    assert actual["c"] == (48.0, False, True, True, False)  # unarchived, Low not yet due
+    assert actual["c"] == (None, False, True, None, False)  # reopened, Low not yet due
     assert actual["d"] == (None, False, False, False, True)  # never archived, past target
     assert actual["e"][:2] == (48.0, True)  # first archived version arrived last
     assert "s" not in actual  # samples excluded
+    assert actual["g"] == (20.0, True, False, True, False)  # the API's archived copy holds
+    assert actual["h"] == (264.0, True, False, False, False)  # archived when captured
+    assert actual["r"] == (None, False, True, False, True)  # reopened: open past target
     assert _query(
         warehouse["db"], "select distinct evaluated_at from fct_finding_archive_times"
     ) == [(AS_OF,)]
@@ -273,7 +369,7 @@ def test_coverage_lists_every_account_and_region_including_sample_only_ones(ware
             " from agg_account_region_coverage",
         )
     }
-    assert rows[("111122223333", "us-east-1")] == (5, 0, datetime(2024, 3, 10), 10.0)
+    assert rows[("111122223333", "us-east-1")] == (8, 0, datetime(2024, 3, 10), 10.0)
     assert rows[(OTHER_ACCOUNT, "ap-south-1")] == (1, 0, datetime(2024, 2, 1), 48.0)
     assert rows[("999988887777", "eu-west-1")] == (0, 1, None, None)
 

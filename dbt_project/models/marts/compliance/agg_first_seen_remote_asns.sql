@@ -2,11 +2,15 @@
     Same sources and dating as agg_first_seen_remote_countries. The placeholder ASNs '-1' and '0'
     (no autonomous system known) are left out.
 #}
+{%- set as_of = compliance_as_of() -%}
+
 with
 
+-- findings created after as_of are left out; the endpoints are those of the current version
 findings as (
 
     select * from {{ ref('fct_findings') }}
+    where created_at <= {{ as_of }}
 
 ),
 

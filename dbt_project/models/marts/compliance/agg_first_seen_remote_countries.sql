@@ -5,11 +5,15 @@
     seen here. A sighting is dated by the finding's first occurrence (eventFirstSeen, else
     createdAt). Unlocated endpoints (no country) are left out.
 #}
+{%- set as_of = compliance_as_of() -%}
+
 with
 
+-- findings created after as_of are left out; the endpoints are those of the current version
 findings as (
 
     select * from {{ ref('fct_findings') }}
+    where created_at <= {{ as_of }}
 
 ),
 

@@ -1,15 +1,18 @@
 {#
     Time to archive per finding, judged against the AWS Config rule guardduty-non-archived-findings
-    targets. The archive history comes from every version in staging, so a finding archived and
-    later unarchived still has its first archive time, whatever order the versions arrived in.
+    targets, as things stood at `as_of` (the build time when unset): only versions updated, copies
+    observed and findings created by then count, so a pinned rebuild gives the same figures. The
+    archive times are observation times of archive transitions (int_finding_archive_transitions),
+    not updatedAt: archiving does not make a new version.
 #}
 {%- set as_of = compliance_as_of() -%}
 
 with
 
-findings as (
+observations as (
 
-    select * from {{ ref('fct_findings') }}
+    select * from {{ ref('stg_guardduty__finding_observations') }}
+    where observed_at <= {{ as_of }} and updated_at <= {{ as_of }}
 
 ),
 
@@ -19,15 +22,65 @@ finding_versions as (
 
 ),
 
--- the earliest version seen archived: ordering by updated_at alone suffices, as versions with the
--- same updated_at (different counts) share it
+transitions as (
+
+    select * from {{ ref('int_finding_archive_transitions') }}
+    where observed_at <= {{ as_of }}
+
+),
+
+-- the current version as of as_of (greatest updated_at, then event_count) and, of its copies
+-- observed by then, the latest (copy_order): its archived state is the finding's
+current_copies as (
+
+    select * from (
+        select
+            finding_id,
+            finding_version_id,
+            is_archived,
+            row_number() over (
+                partition by finding_id
+                order by
+                    updated_at desc,
+                    event_count desc nulls last,
+                    observed_at desc,
+                    is_archived desc
+            ) as copy_rank
+        from observations
+    ) as ranked
+    where copy_rank = 1
+
+),
+
+findings as (
+
+    select
+        finding_versions.finding_id,
+        finding_versions.account_id,
+        finding_versions.region,
+        finding_versions.finding_type,
+        finding_versions.title,
+        finding_versions.severity,
+        finding_versions.severity_label,
+        finding_versions.created_at,
+        finding_versions.updated_at,
+        current_copies.is_archived
+    from current_copies
+    inner join finding_versions
+        on current_copies.finding_version_id = finding_versions.finding_version_id
+    where not finding_versions.is_sample
+        and finding_versions.created_at <= {{ as_of }}
+
+),
+
 archive_history as (
 
     select
         finding_id,
-        min(case when is_archived then updated_at end) as first_archived_at,
-        count(case when is_archived then 1 end) as archived_version_count
-    from finding_versions
+        min(case when is_archived then observed_at end) as first_archived_at,
+        max(case when is_archived then observed_at end) as last_archived_at,
+        max(case when not is_archived then observed_at end) as last_unarchived_at
+    from transitions
     group by finding_id
 
 ),
@@ -48,10 +101,12 @@ measured as (
 
         -- archive state
         findings.is_archived as is_currently_archived,
-        coalesce(archive_history.archived_version_count, 0) > 0
+        archive_history.first_archived_at is not null
             and not findings.is_archived as was_unarchived,
-        {{ hours_between('findings.created_at', 'archive_history.first_archived_at') }}
-            as hours_to_archive,
+        {{ hours_between(
+            'findings.created_at',
+            'case when findings.is_archived then archive_history.last_archived_at end'
+        ) }} as hours_to_archive,
         {{ hours_between('findings.created_at', as_of) }} as age_hours,
         ({{ archive_target_days('findings.severity_label') }}) * 24 as target_hours,
 
@@ -59,6 +114,9 @@ measured as (
         findings.created_at,
         findings.updated_at,
         archive_history.first_archived_at,
+        case when findings.is_archived then archive_history.last_archived_at end as archived_at,
+        case when not findings.is_archived then archive_history.last_unarchived_at end
+            as reopened_at,
         {{ as_of }} as evaluated_at
 
     from findings
@@ -67,14 +125,15 @@ measured as (
 
 ),
 
--- within target: archived at most target_hours after creation; false once archived later or
--- still open past the target; null while open and not yet due
+-- within target: archived now, by an archive observed at most target_hours after creation; false
+-- once archived later, or open (never archived, or reopened) past the target; null while open and
+-- not yet due
 judged as (
 
     select
         *,
         case
-            when hours_to_archive is not null then hours_to_archive <= target_hours
+            when is_currently_archived then hours_to_archive <= target_hours
             when age_hours > target_hours then false
         end as is_within_target,
         not is_currently_archived and age_hours > target_hours as is_open_past_target
