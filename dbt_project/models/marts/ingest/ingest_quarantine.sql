@@ -6,14 +6,15 @@ quarantined as (
 
 ),
 
--- an object quarantined again by a later batch is still one bad object (or line)
+-- a record (object, line or array element) quarantined again by a later batch is still one bad
+-- record: its latest reason holds
 latest as (
 
     select * from (
         select
             *,
             row_number() over (
-                partition by source_uri, line_number
+                partition by source_uri, line_number, record_index
                 order by quarantined_at desc, ingest_batch_id desc
             ) as quarantine_rank
         from quarantined
@@ -25,10 +26,13 @@ latest as (
 final as (
 
     select
-        {{ dbt.hash("source_uri || '|' || coalesce(cast(line_number as varchar), '')") }}
-            as quarantine_id,
+        {{ dbt.hash(
+            "source_uri || '|' || coalesce(cast(line_number as varchar), '')"
+            ~ " || '|' || coalesce(cast(record_index as varchar), '')"
+        ) }} as quarantine_id,
         source_uri,
         line_number,
+        record_index,
         reason,
         excerpt,
         object_size,
