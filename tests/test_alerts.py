@@ -20,8 +20,9 @@ from orchestration.lib.audit.alerts import (
     send_new_alerts,
     sns_publish_request,
 )
-from orchestration.lib.ingest.runner import run_ingest
-from orchestration.lib.lake import layout as layout
+from orchestration.lib.ingest.runner import IngestError, run_ingest
+from orchestration.lib.lake import commit
+from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
 
 NOW = datetime(2026, 10, 3, tzinfo=UTC)
@@ -42,6 +43,8 @@ class Lake:
 
     def __init__(self, root) -> None:
         self.source = LocalStore(root / "raw")
+        self.iceberg = connect_lake(str(root / "lake"))
+        # the alert state is kept beside the lake's tables
         self.store = LocalStore(root / "lake")
         self.sink = RecordingSink()
         self._objects = count()
@@ -52,12 +55,14 @@ class Lake:
             key = f"events/{next(self._objects)}.json"
             self.source.write(key, to_bytes(eventbridge_event(finding)))
         if at is None:
-            run_ingest(self.source, self.store)
+            run_ingest(self.source, self.iceberg)
         else:
-            run_ingest(self.source, self.store, clock=lambda: at)
+            run_ingest(self.source, self.iceberg, clock=lambda: at)
 
     def evaluate(self, now: datetime = NOW):
-        return send_new_alerts(self.store, self.sink, now=now, max_finding_age=MAX_AGE)
+        return send_new_alerts(
+            self.iceberg, self.store, self.sink, now=now, max_finding_age=MAX_AGE
+        )
 
     def alerted(self) -> list[tuple[str, str, str | None]]:
         return [(a.finding_id, a.severity_label, a.previous_label) for a in self.sink.alerts]
@@ -255,21 +260,20 @@ def test_nothing_new_sends_nothing_and_keeps_the_cursor(lake):
     assert len(lake.sink.alerts) == 1
 
 
-def test_a_committed_batch_not_yet_published_is_waited_for(lake):
-    lake.deliver(version("h1", 8, "2026-10-02T11:00:00Z"))
-    (batch_id,) = [
-        s.key.split("/")[-1].removesuffix(".parquet") for s in lake.store.list("_ledger/")
-    ]
-    (findings_file,) = [s.key for s in lake.store.list("findings/")]
-    lake.store.move(findings_file, f"{layout.STAGING_DIR}/{batch_id}/{findings_file}")
+def test_findings_of_a_batch_whose_ledger_commit_failed_never_alert(lake, monkeypatch):
+    def crash(*args, **kwargs):
+        raise OSError("simulated crash before the ledger commit")
 
-    waiting = lake.evaluate()
-    lake.store.move(f"{layout.STAGING_DIR}/{batch_id}/{findings_file}", findings_file)
-    published = lake.evaluate()
+    monkeypatch.setattr(commit, "commit_ledger", crash)
+    with pytest.raises(IngestError):
+        lake.deliver(version("h1", 8, "2026-10-02T11:00:00Z"))
+    uncommitted = lake.evaluate()
+    monkeypatch.undo()
+    lake.deliver()  # the next ingest reads the object again and commits it
+    committed = lake.evaluate()
 
-    assert waiting.waiting_for_batch == batch_id
-    assert waiting.batches_processed == []
-    assert published.batches_processed == [batch_id]
+    assert uncommitted.batches_processed == [] and uncommitted.versions_read == 0
+    assert len(committed.batches_processed) == 1
     assert lake.alerted() == [("h1", "High", None)]
 
 
@@ -306,7 +310,9 @@ def test_the_state_survives_a_lost_sensor_cursor(lake):
     lake.evaluate()
     state = json.loads(lake.store.read(ALERT_STATE_KEY))
 
-    again = send_new_alerts(lake.store, lake.sink, now=NOW, max_finding_age=MAX_AGE, cursor=None)
+    again = send_new_alerts(
+        lake.iceberg, lake.store, lake.sink, now=NOW, max_finding_age=MAX_AGE, cursor=None
+    )
 
     assert state["alerted"]["h1"]["label"] == "High"
     assert again.batches_processed == []
@@ -409,11 +415,7 @@ class TestSensor:
         recent = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         source = LocalStore(settings / "demo_corpus")
         source.write("e.json", to_bytes(eventbridge_event(version("h1", 8, recent))))
-        run_ingest(source, LocalStore(settings / "lake"))
-        (batch,) = [
-            s.key.split("/")[-1].removesuffix(".parquet")
-            for s in LocalStore(settings / "lake").list("_ledger/")
-        ]
+        (batch,) = run_ingest(source, connect_lake(str(settings / "lake"))).batches_committed
 
         first = self.evaluate(cursor=None)
         second = self.evaluate(cursor=first.cursor)

@@ -11,6 +11,7 @@ from orchestration.lib.audit.alerts import (
     send_new_alerts,
 )
 from orchestration.lib.environment import get_audit_settings, get_settings
+from orchestration.lib.lake.catalog import open_lake
 from orchestration.lib.lake.store import open_store
 
 
@@ -32,6 +33,7 @@ def guardduty_alerts_sensor(context: dg.SensorEvaluationContext, s3: S3Resource,
         else JsonLinesAlertSink(audit.alert_file)
     )
     run = send_new_alerts(
+        open_lake(settings),
         open_store(settings.lake_uri, s3.get_client),
         sink,
         now=datetime.now(UTC),
@@ -40,10 +42,7 @@ def guardduty_alerts_sensor(context: dg.SensorEvaluationContext, s3: S3Resource,
         log=context.log,
     )
     if not run.batches_processed:
-        waiting = (
-            f"; batch {run.waiting_for_batch} is not published yet" if run.waiting_for_batch else ""
-        )
-        return dg.SkipReason(f"No new lake batches after {context.cursor or 'the start'}{waiting}.")
+        return dg.SkipReason(f"No new lake batches after {context.cursor or 'the start'}.")
     return dg.SensorResult(
         cursor=run.last_batch_id,
         skip_reason=(

@@ -1,13 +1,11 @@
 """Alerts on new High and Critical findings and on escalations, once per finding and level.
 
-The alert sensor reads newly committed lake data straight from the Parquet files (never from
-DuckDB, whose single write lock a dbt run may hold). The committed batches
-(``_ledger/<batch_id>.parquet``) are taken as a set: each evaluation reads the findings of every
+The alert sensor reads newly committed lake data through ``lake.reader`` (never from DuckDB, whose
+single write lock a dbt run may hold), on one pinned snapshot per evaluation. The committed batches
+(the ledger's ``ingest_batch_id``s) are taken as a set: each evaluation reads the findings of every
 committed batch not yet processed, oldest id first. Batch ids sort by commit time, but a batch can
 become visible after one with a later id (two ingests racing, clocks that disagree), so batches
-processed in the last day are remembered by id, and only older ones by a watermark. A batch whose
-files are still in ``_staging/`` (committed, not yet published) stops the evaluation until the
-next one.
+processed in the last day are remembered by id, and only older ones by a watermark.
 
 De-duplication: ``_alerts/state.json`` in the lake holds, per finding, the highest level already
 alerted (and Medium for findings seen at Medium). A version alerts only when its level is above
@@ -25,23 +23,22 @@ only a crash between a send and that write can repeat an alert.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-import pyarrow.parquet as pq
 from dagster_aws.utils import ResourceWithBoto3Configuration
+from pyiceberg.expressions import GreaterThanOrEqual
 
 from orchestration.lib.aws.clients import boto3_client
 from orchestration.lib.aws.guardduty import severity_label
-from orchestration.lib.lake import layout as layout
+from orchestration.lib.lake import reader, tables
+from orchestration.lib.lake.catalog import Lake
 from orchestration.lib.lake.store import ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -270,13 +267,12 @@ class AlertRun:
     samples_ignored: int = 0
     archived_ignored: int = 0
     too_old_ignored: int = 0
-    # A committed batch whose files are not yet published; the next evaluation reads it.
-    waiting_for_batch: str | None = None
     last_batch_id: str | None = None
 
 
 def send_new_alerts(
-    lake: ObjectStore,
+    lake: Lake,
+    state_store: ObjectStore,
     sink: AlertSink,
     now: datetime,
     max_finding_age: timedelta,
@@ -287,7 +283,8 @@ def send_new_alerts(
     """Alert on the findings of every committed batch not yet processed.
 
     Args:
-        lake: the Parquet lake.
+        lake: the Iceberg lake.
+        state_store: where the alert state is kept (``_alerts/state.json``, beside the lake).
         sink: where alerts go (SNS or a local file).
         now: the current time; versions updated before ``now - max_finding_age`` do not alert.
         max_finding_age: see ``now``.
@@ -298,23 +295,19 @@ def send_new_alerts(
             the next call continues with the rest.
     """
     log = log or logger
-    state = load_state(lake)
+    state = load_state(state_store)
     if state.newest_processed() is None:
         state.last_batch_id = cursor
     run = AlertRun(last_batch_id=state.newest_processed())
-    committed = _committed_batches(lake)
-    pending = [batch for batch in committed if not state.is_processed(batch)]
+    pinned = reader.pin(lake)
+    committed = _committed_batches(pinned, state.last_batch_id)
+    pending = [batch for batch in committed if not state.is_processed(batch)][:max_batches]
     if not pending:
         return run
-    unpublished = _unpublished_batches(lake)
-    findings_files = _findings_files_by_batch(lake)
+    versions_by_batch = _versions_by_batch(pinned, pending)
     oldest_alertable = now - max_finding_age
-    for batch_id in pending[:max_batches]:
-        if batch_id in unpublished:
-            run.waiting_for_batch = batch_id
-            log.info("Batch %s is committed but not yet published; waiting", batch_id)
-            break
-        versions = _read_versions(lake, findings_files.get(batch_id, []))
+    for batch_id in pending:
+        versions = versions_by_batch.get(batch_id, [])
         run.versions_read += len(versions)
         try:
             for alert in _alerts_for_batch(batch_id, versions, state, oldest_alertable, run):
@@ -325,9 +318,10 @@ def send_new_alerts(
         finally:
             state.advance_watermark(committed, now)
             state.prune(now)
-            lake.write(ALERT_STATE_KEY, state.to_bytes())
+            state_store.write(ALERT_STATE_KEY, state.to_bytes())
         run.batches_processed.append(batch_id)
         run.last_batch_id = state.newest_processed()
+    log.info("Read %d batches of lake snapshot %s", len(pending), pinned.snapshot_ids)
     return run
 
 
@@ -394,34 +388,24 @@ def _alerts_for_batch(
     return alerts
 
 
-def _committed_batches(lake: ObjectStore) -> list[str]:
-    return sorted(
-        stored.key.rsplit("/", 1)[-1].removesuffix(".parquet")
-        for stored in lake.list(layout.LEDGER_DIR + "/")
-        if stored.key.endswith(".parquet")
-    )
+def _committed_batches(pinned: reader.PinnedLake, watermark: str | None) -> list[str]:
+    """Committed batch ids, oldest first; those far below the watermark are not read at all."""
+    row_filter = reader.ALL_ROWS
+    if watermark:
+        committed_at = datetime.strptime(watermark.split("-", 1)[0], _BATCH_TIME_FORMAT)
+        row_filter = GreaterThanOrEqual(
+            "ingested_date", (committed_at - LATE_BATCH_HORIZON).date().isoformat()
+        )
+    return sorted(set(pinned.ledger(["ingest_batch_id"], row_filter).column(0).to_pylist()))
 
 
-def _unpublished_batches(lake: ObjectStore) -> set[str]:
-    return {
-        stored.key[len(layout.STAGING_DIR) + 1 :].split("/", 1)[0]
-        for stored in lake.list(layout.STAGING_DIR + "/")
-    }
-
-
-def _findings_files_by_batch(lake: ObjectStore) -> dict[str, list[str]]:
-    files: dict[str, list[str]] = defaultdict(list)
-    for stored in lake.list(layout.FINDINGS_DIR + "/"):
-        if stored.key.endswith(".parquet"):
-            files[stored.key.rsplit("/", 1)[-1].removesuffix(".parquet")].append(stored.key)
-    return files
-
-
-def _read_versions(lake: ObjectStore, keys: Iterable[str]) -> list[dict[str, Any]]:
-    versions: list[dict[str, Any]] = []
-    for key in sorted(keys):
-        table = pq.read_table(io.BytesIO(lake.read(key)), columns=_FINDING_COLUMNS)
-        versions.extend(table.to_pylist())
+def _versions_by_batch(
+    pinned: reader.PinnedLake, batches: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    rows = pinned.visible(tables.FINDINGS, [*_FINDING_COLUMNS, "ingest_batch_id"], batches=batches)
+    versions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in sorted(rows.to_pylist(), key=lambda row: (row["finding_id"], row["updated_at"])):
+        versions[row.pop("ingest_batch_id")].append(row)
     return versions
 
 
