@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from orchestration.lib.lake import tables
+from orchestration.lib.lake import maintenance, tables
 from orchestration.lib.lake.catalog import connect_lake, open_lake
 from orchestration.lib.lake.commit import BatchRows, append_rows, commit_batch
 from orchestration.lib.lake.maintenance import (
@@ -215,3 +215,26 @@ def test_a_snapshot_is_kept_for_the_retention_after_it_stopped_being_current(lak
 
     maintain_lake(lake, POLICY, now=superseded + retention + timedelta(milliseconds=1))
     assert lake.table(tables.FINDINGS).snapshot_by_id(older.snapshot_id) is None
+
+
+def test_a_batch_committed_while_a_partition_is_compacted_is_kept(lake, monkeypatch):
+    ingest_batches(lake, 0, 5)
+    real_replace = maintenance._replace_files
+    committed_meanwhile = []
+
+    def replace_after_a_concurrent_ingest(table, files, rows):
+        if not committed_meanwhile:
+            committed_meanwhile.append(True)
+            ingest_batches(lake, 100, 1)
+        real_replace(table, files, rows)
+
+    monkeypatch.setattr(maintenance, "_replace_files", replace_after_a_concurrent_ingest)
+    result = maintain_lake(lake, POLICY, now=START + timedelta(hours=1))
+
+    # The partition the batch wrote into waits for the next run; the other one is compacted.
+    findings = result.tables[tables.FINDINGS]
+    assert (findings.partitions_compacted, findings.partitions_skipped_for_conflicts) == (1, 1)
+
+    ids = {row["finding_id"] for row in visible_findings(pin(lake))}
+    assert ids == {f"f-{number}-{part}" for number in (0, 1, 2, 3, 4, 100) for part in (0, 1)}
+    assert len(visible_findings(pin(lake))) == 6 * 2 * len(DAYS)

@@ -40,6 +40,8 @@ import pyarrow.compute as pc
 from pyarrow.fs import FileSelector, FileType
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import BooleanExpression, EqualTo, In, IsNull
+from pyiceberg.io.pyarrow import _dataframe_to_data_files
+from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 from pyiceberg.table.refs import SnapshotRefType
 
@@ -132,7 +134,7 @@ def compact(
             rows = kept
         rows = rows.sort_by([(key, "ascending") for key in SORT_KEYS[name]])
         try:
-            _replace_partition(table, partition, rows)
+            _replace_files(table, files, rows)
         except (CommitFailedException, ValidationException) as error:
             logger.info("Partition %s=%s of %s changed meanwhile: %s", column, value, name, error)
             stats.partitions_skipped_for_conflicts += 1
@@ -148,18 +150,24 @@ def _partition_filter(column: str, value: object) -> BooleanExpression:
     return IsNull(column) if value is None else EqualTo(column, value)
 
 
-def _replace_partition(table: Table, partition: BooleanExpression, rows: pa.Table) -> None:
-    """One snapshot replacing the partition's files with ``rows``."""
+def _replace_files(table: Table, files: list[DataFile], rows: pa.Table) -> None:
+    """One snapshot replacing exactly ``files`` (those ``rows`` were read from) with ``rows``.
+
+    Not an overwrite by partition filter: when a concurrent commit makes pyiceberg retry, a filter
+    is planned again on the newer snapshot and deletes files this run never read (a test showed
+    a batch committed meanwhile lost). Named files keep concurrent appends, and pyiceberg's
+    validation fails the commit if a named file was removed meanwhile.
+    """
     properties = {COMPACTION_PROPERTY: "compaction"}
     with table.transaction() as transaction:
-        if rows.num_rows:
-            transaction.overwrite(
-                rows.cast(tables.arrow_schema(table.name()[-1])),
-                overwrite_filter=partition,
-                snapshot_properties=properties,
-            )
-        else:
-            transaction.delete(partition, snapshot_properties=properties)
+        written = _dataframe_to_data_files(
+            transaction.table_metadata, rows.cast(tables.arrow_schema(table.name()[-1])), table.io
+        )
+        with transaction.update_snapshot(properties).overwrite() as overwrite:
+            for file in files:
+                overwrite.delete_data_file(file)
+            for file in written:
+                overwrite.append_data_file(file)
 
 
 def _without_dead_rows(lake: Lake, rows: pa.Table, dead_before: datetime) -> pa.Table:
