@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 # dbt, dagster and weed are found in the virtual environment without activating it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install lock run dev image test test-fast lint format docs manifest check-athena bench bench-quick lambda-zip clean
+.PHONY: install lock run dev image test test-fast lint format docs manifest check-athena bench bench-quick soak lambda-zip clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
+
+# 60 simulated days through the real Dagster definitions, every mart checked against an oracle
+# after each day (tools/soak; SOAK_ARGS="--days 10 --seed 7" for another run).
+soak: $(STAMP)
+	$(BIN)/python -m tools.soak $(SOAK_ARGS)
 
 # The capture Lambda is one self-contained file (boto3 only), uploaded for the CloudFormation stack.
 lambda-zip: $(STAMP)

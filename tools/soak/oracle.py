@@ -1,0 +1,310 @@
+"""The expected marts, computed from what the simulated GuardDuty delivered (never from the lake),
+and their comparison with the marts dbt built.
+
+The rules are the data contract's: a version is (id, updatedAt, count) and the current one has the
+greatest updatedAt, then count; copies of a version are ordered by when they were observed and the
+latest gives its archive state; samples are excluded; severity bands; action type NONE; one
+country row per distinct located country, else 'Unknown'; one quarantine record per bad object,
+line or array element. Compliance follows the issue's choices: "within target" only for findings
+archived now, archive time from the first observation of the archive, open past target measured at
+the mart's own ``evaluated_at``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tools.demo_corpus import COUNTRIES
+from tools.soak.world import Observation, parse_time
+
+TARGET_HOURS = {"Critical": 24.0, "High": 24.0, "Medium": 168.0, "Low": 720.0}
+SEVERITY_LABELS = ("Critical", "High", "Medium", "Low")
+COUNTRY_CODES = {country.name: country.code for country in COUNTRIES}
+REMOTE_DETAIL_ACTIONS = (
+    "networkConnectionAction",
+    "awsApiCallAction",
+    "kubernetesApiCallAction",
+    "rdsLoginAttemptAction",
+)
+
+
+@dataclass(frozen=True)
+class Difference:
+    mart: str
+    key: str
+    column: str
+    expected: Any
+    actual: Any
+
+    def __str__(self) -> str:
+        return (
+            f"{self.mart} [{self.key}] {self.column}: expected {self.expected!r}, "
+            f"got {self.actual!r}"
+        )
+
+
+@dataclass(frozen=True)
+class ExpectedFinding:
+    row: dict[str, Any]
+    countries: frozenset[tuple[str | None, str]]
+    first_archived_at: datetime | None
+
+
+def naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def severity_label(severity: float) -> str:
+    if severity >= 9.0:
+        return "Critical"
+    if severity >= 7.0:
+        return "High"
+    if severity >= 4.0:
+        return "Medium"
+    return "Low"
+
+
+def is_sample(finding: dict[str, Any]) -> bool:
+    info = finding.get("service", {}).get("additionalInfo") or {}
+    if str(info.get("sample")).lower() == "true":
+        return True
+    value = info.get("value")
+    if isinstance(value, str):
+        try:
+            return json.loads(value).get("sample") in (True, "true", "True")
+        except (ValueError, AttributeError):
+            return False
+    return False
+
+
+def _version_key(finding: dict[str, Any]) -> tuple[datetime, int]:
+    return parse_time(finding["updatedAt"]), int(finding["service"]["count"])
+
+
+def expected_findings(observations: Iterable[Observation]) -> dict[str, ExpectedFinding]:
+    """fct_findings as the contract defines it, from every observation made so far."""
+    by_id: dict[str, list[Observation]] = defaultdict(list)
+    for observation in observations:
+        by_id[observation.finding["id"]].append(observation)
+    expected = {}
+    for finding_id, seen in by_id.items():
+        current_key = max(_version_key(item.finding) for item in seen)
+        copies = [item for item in seen if _version_key(item.finding) == current_key]
+        latest_copy = max(copies, key=lambda item: item.observed_at)
+        current = latest_copy.finding
+        if is_sample(current):
+            continue
+        archived_times = [item.observed_at for item in seen if item.archived]
+        expected[finding_id] = ExpectedFinding(
+            row=_fact_row(current, latest_copy.archived),
+            countries=frozenset(_located_countries(current)),
+            first_archived_at=naive_utc(min(archived_times)) if archived_times else None,
+        )
+    return expected
+
+
+def _fact_row(finding: dict[str, Any], archived: bool) -> dict[str, Any]:
+    service = finding["service"]
+    action = service.get("action") or {}
+    severity = float(finding["severity"])
+    direction = (action.get("networkConnectionAction") or {}).get("connectionDirection")
+    return {
+        "account_id": finding["accountId"],
+        "region": finding["region"],
+        "finding_type": finding["type"],
+        "title": finding["title"],
+        "severity": severity,
+        "severity_label": severity_label(severity),
+        "action_type": action.get("actionType") or "NONE",
+        "connection_direction": direction.upper() if direction else None,
+        "is_archived": archived,
+        "occurrence_count": int(service["count"]),
+        "created_at": naive_utc(parse_time(finding["createdAt"])),
+        "updated_at": naive_utc(parse_time(finding["updatedAt"])),
+        "first_seen_at": naive_utc(parse_time(service["eventFirstSeen"])),
+        "last_seen_at": naive_utc(parse_time(service["eventLastSeen"])),
+    }
+
+
+def _located_countries(finding: dict[str, Any]) -> set[tuple[str | None, str]]:
+    """(country code, name) of every remote endpoint of the version that has a country."""
+    service = finding["service"]
+    action = service.get("action") or {}
+    details = [(action.get(name) or {}).get("remoteIpDetails") for name in REMOTE_DETAIL_ACTIONS]
+    for probe in (action.get("portProbeAction") or {}).get("portProbeDetails") or []:
+        details.append(probe.get("remoteIpDetails"))
+    countries = set()
+    for detail in details:
+        country = (detail or {}).get("country") or {}
+        name = country.get("countryName") or ""
+        if name:
+            countries.add((country.get("countryCode") or COUNTRY_CODES.get(name), name))
+    sequence = (service.get("detection") or {}).get("sequence") or {}
+    for endpoint in sequence.get("endpoints") or []:
+        name = (endpoint.get("location") or {}).get("country") or ""
+        if name:
+            countries.add((COUNTRY_CODES.get(name), name))
+    return countries
+
+
+# -- comparison --------------------------------------------------------------------------------
+
+
+def compare_rows(
+    mart: str,
+    expected: dict[Any, dict[str, Any]],
+    actual: dict[Any, dict[str, Any]],
+) -> list[Difference]:
+    """Differences between two keyed row sets, column by column."""
+    differences = []
+    for key in sorted(expected.keys() | actual.keys(), key=str):
+        if key not in actual:
+            differences.append(Difference(mart, str(key), "(row)", "present", "missing"))
+            continue
+        if key not in expected:
+            differences.append(Difference(mart, str(key), "(row)", "absent", "present"))
+            continue
+        for column, value in expected[key].items():
+            if column not in actual[key]:
+                differences.append(Difference(mart, str(key), column, value, "(no such column)"))
+            elif not _same(value, actual[key][column]):
+                differences.append(Difference(mart, str(key), column, value, actual[key][column]))
+    return differences
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, float) and actual is not None:
+        return abs(expected - float(actual)) < 1e-6
+    if isinstance(expected, datetime) and isinstance(actual, datetime):
+        return (
+            naive_utc(expected) == (naive_utc(actual) if actual.tzinfo else actual)
+            or abs((expected - actual.replace(tzinfo=None)).total_seconds()) < 0.001
+        )
+    return expected == actual
+
+
+def check_findings(
+    expected: dict[str, ExpectedFinding], fct_findings: list[dict[str, Any]]
+) -> list[Difference]:
+    actual = {row["finding_id"]: row for row in fct_findings}
+    return compare_rows("fct_findings", {key: item.row for key, item in expected.items()}, actual)
+
+
+def check_daily_aggregates(
+    expected: dict[str, ExpectedFinding], marts: dict[str, list[dict[str, Any]]]
+) -> list[Difference]:
+    differences = []
+    for mart, dimension in (
+        ("agg_findings_by_severity", "severity_label"),
+        ("agg_findings_by_action_type", "action_type"),
+    ):
+        groups: dict[tuple, dict[str, int]] = defaultdict(
+            lambda: {"finding_count": 0, "occurrence_count": 0}
+        )
+        for item in expected.values():
+            row = item.row
+            key = (row["created_at"].date(), row["account_id"], row["region"], row[dimension])
+            groups[key]["finding_count"] += 1
+            groups[key]["occurrence_count"] += row["occurrence_count"]
+        actual = {
+            (row["finding_date"], row["account_id"], row["region"], row[dimension]): row
+            for row in marts[mart]
+        }
+        differences += compare_rows(mart, dict(groups), actual)
+    country_groups: dict[tuple, dict[str, int]] = defaultdict(
+        lambda: {"finding_count": 0, "occurrence_count": 0}
+    )
+    for item in expected.values():
+        row = item.row
+        codes = {code for code, _ in item.countries} or {None}
+        for code in codes:
+            key = (row["created_at"].date(), row["account_id"], row["region"], code)
+            country_groups[key]["finding_count"] += 1
+            country_groups[key]["occurrence_count"] += row["occurrence_count"]
+    actual = {}
+    for row in marts["agg_findings_by_country"]:
+        key = (row["finding_date"], row["account_id"], row["region"], row["country_code"])
+        if row["country_code"] is None and row["country_name"] != "Unknown":
+            differences.append(
+                Difference(
+                    "agg_findings_by_country",
+                    str(key),
+                    "country_name",
+                    "Unknown",
+                    row["country_name"],
+                )
+            )
+        actual[key] = row
+    differences += compare_rows("agg_findings_by_country", dict(country_groups), actual)
+    return differences
+
+
+def check_compliance(
+    expected: dict[str, ExpectedFinding], marts: dict[str, list[dict[str, Any]]]
+) -> list[Difference]:
+    rows = marts["fct_finding_archive_times"]
+    evaluated_at = rows[0]["evaluated_at"] if rows else naive_utc(datetime.now(UTC))
+    per_finding = {}
+    by_label: dict[str, dict[str, int]] = {
+        label: {
+            "finding_count": 0,
+            "currently_archived_count": 0,
+            "archived_within_target_count": 0,
+            "open_past_target_count": 0,
+        }
+        for label in SEVERITY_LABELS
+    }
+    for finding_id, item in expected.items():
+        row = item.row
+        target = TARGET_HOURS[row["severity_label"]]
+        archived_now = row["is_archived"]
+        first = item.first_archived_at
+        within = archived_now and first is not None and _hours(row["created_at"], first) <= target
+        open_past = not archived_now and _hours(row["created_at"], evaluated_at) > target
+        per_finding[finding_id] = {
+            "is_currently_archived": archived_now,
+            "first_archived_at": first,
+            "was_unarchived": first is not None and not archived_now,
+            "is_open_past_target": open_past,
+        }
+        counts = by_label[row["severity_label"]]
+        counts["finding_count"] += 1
+        counts["currently_archived_count"] += archived_now
+        counts["archived_within_target_count"] += within
+        counts["open_past_target_count"] += open_past
+    differences = compare_rows(
+        "fct_finding_archive_times", per_finding, {row["finding_id"]: row for row in rows}
+    )
+    return differences + compare_rows(
+        "agg_archive_compliance_by_severity",
+        by_label,
+        {row["severity_label"]: row for row in marts["agg_archive_compliance_by_severity"]},
+    )
+
+
+def _hours(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 3600
+
+
+def check_quarantine(
+    expected: Iterable[tuple[str, int | None, int | None]], rows: list[dict[str, Any]]
+) -> list[Difference]:
+    """One row per bad object, line or element, each with a reason."""
+    differences = []
+    actual: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        key = (row["source_uri"], row["line_number"], row.get("record_index"))
+        if key in actual:
+            differences.append(Difference("ingest_quarantine", str(key), "(row)", 1, "twice"))
+        if not row.get("reason"):
+            differences.append(
+                Difference("ingest_quarantine", str(key), "reason", "a reason", None)
+            )
+        actual[key] = {"record_index": row.get("record_index", "(no such column)")}
+    wanted = {key: {"record_index": key[2]} for key in expected}
+    return differences + compare_rows("ingest_quarantine", wanted, actual)
