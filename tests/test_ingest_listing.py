@@ -8,8 +8,9 @@ import pytest
 from test_listing import CountingStore
 
 from finding_fixtures import a_finding, eventbridge_event, to_bytes
+from orchestration.lib.environment import ConfigurationError, load_settings
 from orchestration.lib.ingest import runner
-from orchestration.lib.ingest.runner import IngestError, listing_cursor, run_ingest
+from orchestration.lib.ingest.runner import IngestError, IngestOptions, listing_cursor, run_ingest
 from orchestration.lib.lake import commit, reader, tables
 from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
@@ -89,3 +90,24 @@ def test_a_run_that_stops_half_way_leaves_the_cursor_where_it_was(tmp_path, lake
     assert again.objects_ingested == 2
     visible = reader.pin(lake).visible(tables.FINDINGS, ["finding_id"])["finding_id"].to_pylist()
     assert sorted(visible) == ["new", "old"]
+
+
+def test_the_lookback_comes_from_the_options(tmp_path, lake):
+    raw = tmp_path / "raw"
+    for offset in range(10):
+        capture(raw, TODAY - timedelta(days=offset), f"f{offset}")
+    ingest(LocalStore(raw), lake)
+
+    wider = run_ingest(
+        LocalStore(raw), lake, IngestOptions(listing_lookback=timedelta(days=5)), clock=lambda: NOW
+    )
+
+    assert wider.objects_listed == 6
+
+
+def test_the_lookback_setting(fresh_settings, monkeypatch):
+    monkeypatch.setenv("GUARDDUTY_LISTING_LOOKBACK_DAYS", "5")
+    assert load_settings().listing_lookback_days == 5
+    monkeypatch.setenv("GUARDDUTY_LISTING_LOOKBACK_DAYS", "0")
+    with pytest.raises(ConfigurationError, match="GUARDDUTY_LISTING_LOOKBACK_DAYS"):
+        load_settings()

@@ -115,6 +115,8 @@ class Settings:
     aws_region: str
     ingest_concurrency: int
     max_object_bytes: int
+    # Days before the listing cursor the source is listed again, for objects written late.
+    listing_lookback_days: int
     glue_database: str
     athena_schema: str
     athena_workgroup: str
@@ -183,6 +185,7 @@ def load_settings() -> Settings:
         ).strip(),
         ingest_concurrency=_int("GUARDDUTY_INGEST_CONCURRENCY", 32),
         max_object_bytes=_int("GUARDDUTY_MAX_OBJECT_BYTES", 256 * 1024 * 1024),
+        listing_lookback_days=_int("GUARDDUTY_LISTING_LOOKBACK_DAYS", 2),
         glue_database=validate_sql_identifier(
             os.environ.get("GUARDDUTY_GLUE_DATABASE", "guardduty_lake").strip(),
             "GUARDDUTY_GLUE_DATABASE",

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
@@ -66,6 +68,7 @@ def guardduty_lake(context: dg.AssetExecutionContext, s3: S3Resource):
     options = IngestOptions(
         concurrency=settings.ingest_concurrency,
         limits=ReadLimits(max_object_bytes=settings.max_object_bytes),
+        listing_lookback=timedelta(days=settings.listing_lookback_days),
     )
     stats = run_ingest(source, lake, options, log=context.log)
     if not stats.balanced:

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
@@ -26,10 +26,13 @@ def new_raw_objects_sensor(context: dg.SensorEvaluationContext, s3: S3Resource):
     earlier than the lookback allows. Whether an object was already ingested is the ingest's
     business (its ledger), so a tick never reads the lake.
     """
-    source_uri = get_settings().source_uri
+    settings = get_settings()
+    source_uri = settings.source_uri
     since = datetime.fromisoformat(context.cursor) if context.cursor else None
     objects, _ = list_new_candidates(
-        open_store(source_uri, s3.get_client), since.date() if since else None
+        open_store(source_uri, s3.get_client),
+        since.date() if since else None,
+        timedelta(days=settings.listing_lookback_days),
     )
     new = [
         stored.last_modified
