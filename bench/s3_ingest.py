@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -19,7 +18,7 @@ from pathlib import Path
 import psutil
 from botocore.config import Config
 
-from bench.common import PROJECT_ROOT, Figure, Section, load_average, stopwatch
+from bench.common import Figure, Section, load_average, stopwatch
 
 BUCKET = "bench-raw"
 PREFIX = "guardduty/eventbridge"
@@ -33,11 +32,8 @@ SEQUENTIAL_LATENCY_SAMPLE = 400
 
 
 def _seaweedfs_helpers():
-    # The test suite's SeaweedFS launcher is reused as is; it lives beside the tests.
-    tests_dir = str(PROJECT_ROOT / "tests")
-    if tests_dir not in sys.path:
-        sys.path.insert(0, tests_dir)
-    import s3_servers
+    # The test suite's SeaweedFS launcher is reused as is.
+    from tests.helpers import s3_servers
 
     return s3_servers
 

@@ -1,12 +1,5 @@
-import sys
-from pathlib import Path
-
-# Test helpers (finding_fixtures, s3_servers) live beside the tests.
-sys.path.insert(0, str(Path(__file__).parent))
-
 import pytest
-
-from s3_servers import running_seaweedfs
+from tests.helpers.s3_servers import running_seaweedfs
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ from itertools import count
 import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
+from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
+from tests.helpers.guardduty_api_stubs import stubbed_client
 
-from finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
-from guardduty_api_stubs import stubbed_client
 from orchestration.lib.audit.alerts import (
     ALERT_STATE_KEY,
     Alert,

@@ -14,8 +14,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.helpers.dbt_lake_builder import (
+    finding,
+    network_connection,
+    remote_ip,
+    severity_label,
+    write_batch,
+)
 
-from dbt_lake_builder import finding, network_connection, remote_ip, severity_label, write_batch
 from orchestration.lib.environment import DBT_PROJECT_DIR
 
 # Every test reads one full dbt build: left out of `make test-fast`.

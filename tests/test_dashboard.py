@@ -16,7 +16,7 @@ import dagster as dg
 import duckdb
 import pytest
 import vl_convert
-from browser import offline_chromium
+from tests.helpers.browser import offline_chromium
 
 from orchestration.defs.publish.dashboard_assets import OFFLINE_DASHBOARD, offline_dashboard
 from orchestration.lib.environment import ConfigurationError, get_settings

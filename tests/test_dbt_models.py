@@ -13,8 +13,7 @@ import dagster as dg
 import duckdb
 import pytest
 from dagster_dbt import DbtCliResource
-
-from dbt_lake_builder import (
+from tests.helpers.dbt_lake_builder import (
     finding,
     network_connection,
     port_probe,
@@ -23,6 +22,7 @@ from dbt_lake_builder import (
     write_batch,
     write_quarantine,
 )
+
 from orchestration.lib.environment import DBT_PROJECT_DIR, get_settings
 
 DBT = str(Path(sys.executable).parent / "dbt")

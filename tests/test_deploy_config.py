@@ -11,13 +11,14 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION_CONFIG = ROOT / "deploy" / "dagster.yaml"
@@ -30,12 +31,6 @@ def _postgres_bin() -> Path | None:
         key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
     )
     return Path(candidates[-1]).parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class _Server:
@@ -76,7 +71,7 @@ def postgres() -> Iterator[_Server]:
         as_user = "postgres"
     # Not under pytest's tmp_path: its root-only parent directories are closed to `postgres`.
     root = Path(tempfile.mkdtemp(prefix="dagster-pg-"))
-    server = _Server(bin_dir, root, _free_port(), as_user)
+    server = _Server(bin_dir, root, free_port(), as_user)
     password_file = root / "password"
     password_file.write_text(PASSWORD)
     server.give_to_server(root, password_file)

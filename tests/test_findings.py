@@ -5,8 +5,14 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.helpers.finding_fixtures import (
+    a_finding,
+    eventbridge_event,
+    jsonl_gz,
+    to_bytes,
+    with_service,
+)
 
-from finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes, with_service
 from orchestration.lib.ingest.parsing import ReadLimits, Rejection, parse_object, parse_severity
 
 

@@ -5,8 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
-
-from guardduty_api_stubs import (
+from tests.helpers.guardduty_api_stubs import (
     ACCOUNT_ID,
     DETECTOR_ID,
     REGION,
@@ -17,6 +16,7 @@ from guardduty_api_stubs import (
     expect_list_findings,
     stubbed_client,
 )
+
 from orchestration.lib.aws.clients import RetryPolicy
 from orchestration.lib.aws.guardduty import (
     ApiCaller,

@@ -9,8 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.helpers.finding_fixtures import (
+    a_finding,
+    eventbridge_event,
+    jsonl_gz,
+    to_bytes,
+    with_service,
+)
 
-from finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes, with_service
 from orchestration.lib.ingest.parsing import ReadLimits, parse_object
 from orchestration.lib.ingest.runner import run_ingest
 from orchestration.lib.lake.catalog import connect_lake

@@ -8,13 +8,19 @@ import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
 from moto import mock_aws
+from tests.helpers.finding_fixtures import (
+    a_finding,
+    eventbridge_event,
+    jsonl_gz,
+    to_bytes,
+    with_service,
+)
+from tests.helpers.s3_servers import s3_client, s3_environment
 
-from finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes, with_service
 from orchestration.lib.ingest.runner import IngestError, IngestOptions, run_ingest
 from orchestration.lib.lake import commit, reader, tables
 from orchestration.lib.lake.catalog import Lake, connect_lake
 from orchestration.lib.lake.store import LocalStore, S3Store
-from s3_servers import s3_client, s3_environment
 
 
 def write(root: Path, key: str, data: bytes) -> None:

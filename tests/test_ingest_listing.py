@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from test_listing import CountingStore
+from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
 
-from finding_fixtures import a_finding, eventbridge_event, to_bytes
 from orchestration.lib.environment import ConfigurationError, load_settings
 from orchestration.lib.ingest import runner
 from orchestration.lib.ingest.runner import IngestError, IngestOptions, listing_cursor, run_ingest
 from orchestration.lib.lake import commit, reader, tables
 from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
+from tests.test_listing import CountingStore
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()

@@ -6,9 +6,9 @@ from itertools import count
 import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
+from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
+from tests.helpers.guardduty_api_stubs import DETECTOR_ID, stubbed_client, updated_criteria
 
-from finding_fixtures import a_finding, eventbridge_event, to_bytes
-from guardduty_api_stubs import DETECTOR_ID, stubbed_client, updated_criteria
 from orchestration.lib.audit.lake_health import (
     lake_staleness,
     reconcile_with_guardduty,

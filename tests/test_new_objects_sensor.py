@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
-from test_listing import CountingStore, _history, capture_key, write
 
 from orchestration.defs.pipeline import sensors
 from orchestration.lib.lake.store import LocalStore
+from tests.test_listing import CountingStore, _history, capture_key, write
 
 RESOURCES = {"s3": S3Resource()}
 

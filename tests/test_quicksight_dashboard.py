@@ -15,7 +15,7 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 from cfnlint.api import ManualArgs, lint
-from quicksight_stubs import (
+from tests.helpers.quicksight_stubs import (
     ACCOUNT,
     FIXTURE_MARTS,
     PRINCIPAL,

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from botocore.stub import Stubber
-from quicksight_stubs import (
+from tests.helpers.quicksight_stubs import (
     ACCOUNT,
     FIXTURE_MARTS,
     PRINCIPAL,

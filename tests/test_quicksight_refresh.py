@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 from botocore.stub import ANY, Stubber
-from quicksight_stubs import (
+from tests.helpers.quicksight_stubs import (
     ACCOUNT,
     FIXTURE_MARTS,
     NOW,

@@ -18,8 +18,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from browser import offline_chromium
 from dagster_aws.s3 import S3Resource
+from tests.helpers.browser import offline_chromium
 
 from orchestration.defs.audit.report_assets import REVIEW_REPORT, review_report
 from orchestration.defs.audit.report_schedules import (

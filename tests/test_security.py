@@ -7,9 +7,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
-
-from finding_fixtures import a_finding, eventbridge_event, to_bytes
-from s3_servers import s3_client
+from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
+from tests.helpers.s3_servers import s3_client
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FAKE_KEY_ID = "AKIAFAKEKEYFORLEAKTEST"

@@ -5,7 +5,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-from finding_fixtures import a_finding, with_service
+from tests.helpers.finding_fixtures import a_finding, with_service
+
 from tools.soak import oracle
 from tools.soak.world import Observation
 

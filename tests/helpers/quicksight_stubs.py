@@ -9,7 +9,7 @@ import pytest
 from orchestration.lib.environment import Settings, load_settings
 from orchestration.lib.publish.quicksight.resource import QuickSightResource
 
-FIXTURE_MARTS = Path(__file__).parent / "fixtures" / "quicksight_marts"
+FIXTURE_MARTS = Path(__file__).parents[1] / "fixtures" / "quicksight_marts"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 PRINCIPAL = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:group/default/guardduty-authors"

@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,8 +17,10 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from tests.helpers.ports import free_port
+
 CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 class DevTools:
@@ -113,12 +114,6 @@ def _keep(path: Path) -> None:
     (ARTIFACTS_DIR / path.name).write_bytes(path.read_bytes())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _page_websocket_url(port: int, timeout: float = 30) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -143,7 +138,7 @@ def offline_chromium(
     """A headless Chromium with no way out to the network; skips the test without Chromium."""
     if not (os.access(CHROMIUM, os.X_OK) and shutil.which(CHROMIUM)):
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             CHROMIUM,

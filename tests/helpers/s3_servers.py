@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,27 +14,9 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from tests.helpers.ports import free_port
+
 FAKE_CREDENTIALS = {"aws_access_key_id": "test-access-key", "aws_secret_access_key": "test-secret"}
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(taken: set[int] | None = None) -> int:
-    """A free port whose +10000 twin (SeaweedFS's gRPC port) is free too."""
-    taken = taken or set()
-    for port in random.sample(range(20000, 45000), 2000):
-        twin = port + 10000
-        if not {port, twin} & taken and _is_free(port) and _is_free(twin):
-            taken.update({port, twin})
-            return port
-    raise RuntimeError("no free port pair on 127.0.0.1")
 
 
 def weed_executable() -> str | None:
@@ -70,7 +50,10 @@ class SeaweedFS:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         taken: set[int] = set()
-        self.ports = {name: free_port(taken) for name in ("master", "volume", "filer", "s3")}
+        self.ports = {
+            name: free_port(taken, twin_offset=10000)
+            for name in ("master", "volume", "filer", "s3")
+        }
         self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
         self.process: subprocess.Popen | None = None
 

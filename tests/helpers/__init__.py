@@ -1,0 +1,1 @@
+"""Shared test helpers: finding builders, stubs, the lake builder, S3 servers, ports, browser."""
