@@ -1,4 +1,5 @@
 import pytest
+
 from tests.helpers.s3_servers import running_seaweedfs
 
 

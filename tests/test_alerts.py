@@ -7,8 +7,6 @@ from itertools import count
 import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
-from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
-from tests.helpers.guardduty_api_stubs import stubbed_client
 
 from orchestration.lib.audit.alerts import (
     ALERT_STATE_KEY,
@@ -24,6 +22,8 @@ from orchestration.lib.ingest.runner import IngestError, run_ingest
 from orchestration.lib.lake import commit
 from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
+from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
+from tests.helpers.guardduty_api_stubs import stubbed_client
 
 NOW = datetime(2026, 10, 3, tzinfo=UTC)
 MAX_AGE = timedelta(days=7)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from orchestration.lib.environment import DBT_PROJECT_DIR
 from tests.helpers.dbt_lake_builder import (
     finding,
     network_connection,
@@ -21,8 +23,6 @@ from tests.helpers.dbt_lake_builder import (
     severity_label,
     write_batch,
 )
-
-from orchestration.lib.environment import DBT_PROJECT_DIR
 
 # Every test reads one full dbt build: left out of `make test-fast`.
 pytestmark = pytest.mark.integration

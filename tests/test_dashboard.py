@@ -16,7 +16,6 @@ import dagster as dg
 import duckdb
 import pytest
 import vl_convert
-from tests.helpers.browser import offline_chromium
 
 from orchestration.defs.publish.dashboard_assets import OFFLINE_DASHBOARD, offline_dashboard
 from orchestration.lib.environment import ConfigurationError, get_settings
@@ -29,6 +28,7 @@ from orchestration.lib.publish.offline_dashboard import (
     write_dashboard,
 )
 from orchestration.lib.publish.world_map import load_world_map, mapped_codes
+from tests.helpers.browser import offline_chromium
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARTS = (

@@ -13,6 +13,8 @@ import dagster as dg
 import duckdb
 import pytest
 from dagster_dbt import DbtCliResource
+
+from orchestration.lib.environment import DBT_PROJECT_DIR, get_settings
 from tests.helpers.dbt_lake_builder import (
     finding,
     network_connection,
@@ -22,8 +24,6 @@ from tests.helpers.dbt_lake_builder import (
     write_batch,
     write_quarantine,
 )
-
-from orchestration.lib.environment import DBT_PROJECT_DIR, get_settings
 
 DBT = str(Path(sys.executable).parent / "dbt")
 

@@ -8,9 +8,9 @@ import pytest
 from dagster._utils.schedules import cron_string_iterator
 from dagster_aws.s3 import S3Resource
 from moto import mock_aws
-from tests.helpers.finding_fixtures import a_finding, to_bytes
 
 from orchestration.lib.publish.schedule_policy import REFRESHES_PER_DAY, pipeline_cron
+from tests.helpers.finding_fixtures import a_finding, to_bytes
 
 CONTRACT_MARTS = [
     "fct_findings",

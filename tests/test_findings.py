@@ -5,6 +5,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from orchestration.lib.ingest.parsing import ReadLimits, Rejection, parse_object, parse_severity
 from tests.helpers.finding_fixtures import (
     a_finding,
     eventbridge_event,
@@ -12,8 +14,6 @@ from tests.helpers.finding_fixtures import (
     to_bytes,
     with_service,
 )
-
-from orchestration.lib.ingest.parsing import ReadLimits, Rejection, parse_object, parse_severity
 
 
 def only_finding(result):

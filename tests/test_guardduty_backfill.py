@@ -5,17 +5,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
-from tests.helpers.guardduty_api_stubs import (
-    ACCOUNT_ID,
-    DETECTOR_ID,
-    REGION,
-    boto3_finding,
-    expect_error,
-    expect_get_findings,
-    expect_list_detectors,
-    expect_list_findings,
-    stubbed_client,
-)
 
 from orchestration.lib.aws.clients import RetryPolicy
 from orchestration.lib.aws.guardduty import (
@@ -34,6 +23,17 @@ from orchestration.lib.ingest.runner import run_ingest
 from orchestration.lib.lake import reader, tables
 from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
+from tests.helpers.guardduty_api_stubs import (
+    ACCOUNT_ID,
+    DETECTOR_ID,
+    REGION,
+    boto3_finding,
+    expect_error,
+    expect_get_findings,
+    expect_list_detectors,
+    expect_list_findings,
+    stubbed_client,
+)
 
 NOW = datetime(2026, 10, 2, 12, 0, tzinfo=UTC)
 DAY_1 = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))

@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from orchestration.lib.ingest.parsing import ReadLimits, parse_object
+from orchestration.lib.ingest.runner import run_ingest
+from orchestration.lib.lake.catalog import connect_lake
+from orchestration.lib.lake.store import LocalStore
 from tests.helpers.finding_fixtures import (
     a_finding,
     eventbridge_event,
@@ -16,11 +21,6 @@ from tests.helpers.finding_fixtures import (
     to_bytes,
     with_service,
 )
-
-from orchestration.lib.ingest.parsing import ReadLimits, parse_object
-from orchestration.lib.ingest.runner import run_ingest
-from orchestration.lib.lake.catalog import connect_lake
-from orchestration.lib.lake.store import LocalStore
 
 GOOD_IDS = {"good-before", "good-after"}
 

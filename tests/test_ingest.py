@@ -8,6 +8,11 @@ import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
 from moto import mock_aws
+
+from orchestration.lib.ingest.runner import IngestError, IngestOptions, run_ingest
+from orchestration.lib.lake import commit, reader, tables
+from orchestration.lib.lake.catalog import Lake, connect_lake
+from orchestration.lib.lake.store import LocalStore, S3Store
 from tests.helpers.finding_fixtures import (
     a_finding,
     eventbridge_event,
@@ -16,11 +21,6 @@ from tests.helpers.finding_fixtures import (
     with_service,
 )
 from tests.helpers.s3_servers import s3_client, s3_environment
-
-from orchestration.lib.ingest.runner import IngestError, IngestOptions, run_ingest
-from orchestration.lib.lake import commit, reader, tables
-from orchestration.lib.lake.catalog import Lake, connect_lake
-from orchestration.lib.lake.store import LocalStore, S3Store
 
 
 def write(root: Path, key: str, data: bytes) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
 
 from orchestration.lib.environment import ConfigurationError, load_settings
 from orchestration.lib.ingest import runner
@@ -13,6 +12,7 @@ from orchestration.lib.ingest.runner import IngestError, IngestOptions, listing_
 from orchestration.lib.lake import commit, reader, tables
 from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
+from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
 from tests.test_listing import CountingStore
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tests.helpers.finding_fixtures import a_finding, to_bytes
-from tests.helpers.s3_servers import s3_client, s3_environment
 
 from orchestration.lib.ingest.runner import IngestError, IngestOptions, run_ingest
 from orchestration.lib.lake import commit, reader, tables
 from orchestration.lib.lake.catalog import Lake, connect_lake
 from orchestration.lib.lake.store import LocalStore
+from tests.helpers.finding_fixtures import a_finding, to_bytes
+from tests.helpers.s3_servers import s3_client, s3_environment
 
 FINDINGS_PER_OBJECT = 3
 

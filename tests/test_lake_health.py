@@ -6,8 +6,6 @@ from itertools import count
 import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
-from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
-from tests.helpers.guardduty_api_stubs import DETECTOR_ID, stubbed_client, updated_criteria
 
 from orchestration.lib.audit.lake_health import (
     lake_staleness,
@@ -18,6 +16,8 @@ from orchestration.lib.aws.guardduty import ApiCaller, GuardDutyResource
 from orchestration.lib.ingest import parsing
 from orchestration.lib.ingest.runner import run_ingest
 from orchestration.lib.lake.store import LocalStore
+from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
+from tests.helpers.guardduty_api_stubs import DETECTOR_ID, stubbed_client, updated_criteria
 
 ACCOUNT_A, ACCOUNT_B = "111111111111", "222222222222"
 _objects = count()

@@ -15,16 +15,6 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 from cfnlint.api import ManualArgs, lint
-from tests.helpers.quicksight_stubs import (
-    ACCOUNT,
-    FIXTURE_MARTS,
-    PRINCIPAL,
-    REGION,
-    FakeTime,
-    quicksight_client,
-    quicksight_settings,
-    stubbed_resource,
-)
 
 from orchestration import cli
 from orchestration.defs.publish import quicksight_assets
@@ -54,6 +44,16 @@ from orchestration.lib.publish.quicksight.marts import ColumnSpec, build_dataset
 from orchestration.lib.publish.quicksight.model_check import (
     check_against_model,
     check_references,
+)
+from tests.helpers.quicksight_stubs import (
+    ACCOUNT,
+    FIXTURE_MARTS,
+    PRINCIPAL,
+    REGION,
+    FakeTime,
+    quicksight_client,
+    quicksight_settings,
+    stubbed_resource,
 )
 
 OWNER = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:group/default/guardduty-admins"

@@ -8,19 +8,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from botocore.stub import Stubber
-from tests.helpers.quicksight_stubs import (
-    ACCOUNT,
-    FIXTURE_MARTS,
-    PRINCIPAL,
-    PUBLISHED,
-    REGION,
-    FakeTime,
-    expect_error,
-    published_dataset_ids,
-    quicksight_client,
-    quicksight_settings,
-    stubbed_resource,
-)
 
 from orchestration.defs.publish import quicksight_assets
 from orchestration.defs.publish.quicksight_assets import quicksight_datasets, spice_refresh
@@ -40,6 +27,19 @@ from orchestration.lib.publish.quicksight.marts import (
     load_mart_columns,
     load_published_marts,
     quicksight_type,
+)
+from tests.helpers.quicksight_stubs import (
+    ACCOUNT,
+    FIXTURE_MARTS,
+    PRINCIPAL,
+    PUBLISHED,
+    REGION,
+    FakeTime,
+    expect_error,
+    published_dataset_ids,
+    quicksight_client,
+    quicksight_settings,
+    stubbed_resource,
 )
 
 DATA_SOURCE_ARN = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:datasource/guardduty-athena"

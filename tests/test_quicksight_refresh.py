@@ -12,19 +12,6 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 from botocore.stub import ANY, Stubber
-from tests.helpers.quicksight_stubs import (
-    ACCOUNT,
-    FIXTURE_MARTS,
-    NOW,
-    PUBLISHED,
-    REGION,
-    FakeTime,
-    expect_error,
-    published_dataset_ids,
-    quicksight_client,
-    quicksight_settings,
-    stubbed_resource,
-)
 
 from orchestration.defs.publish import quicksight_assets
 from orchestration.defs.publish.quicksight_assets import spice_refresh
@@ -50,6 +37,19 @@ from orchestration.lib.publish.quicksight.refresh import (
     logger as refresh_logger,
 )
 from orchestration.lib.publish.quicksight.resource import QuickSightResource
+from tests.helpers.quicksight_stubs import (
+    ACCOUNT,
+    FIXTURE_MARTS,
+    NOW,
+    PUBLISHED,
+    REGION,
+    FakeTime,
+    expect_error,
+    published_dataset_ids,
+    quicksight_client,
+    quicksight_settings,
+    stubbed_resource,
+)
 
 DATASET = "guardduty-fct-findings"
 INGESTION = "run-1-guardduty-fct-findings"

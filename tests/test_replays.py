@@ -11,11 +11,11 @@ import dagster as dg
 import duckdb
 import pytest
 from dagster_dbt import DbtCliResource
-from tests.helpers.finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes
 
 from orchestration.lib.environment import DBT_PROJECT_DIR, get_settings
 from orchestration.lib.ingest.runner import run_ingest
 from orchestration.lib.lake.store import LocalStore
+from tests.helpers.finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes
 
 # Ingest and dbt end to end, over and over: left out of `make test-fast`.
 pytestmark = pytest.mark.integration

@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster_aws.s3 import S3Resource
-from tests.helpers.browser import offline_chromium
 
 from orchestration.defs.audit.report_assets import REVIEW_REPORT, review_report
 from orchestration.defs.audit.report_schedules import (
@@ -40,6 +39,7 @@ from orchestration.lib.environment import get_settings
 from orchestration.lib.lake import layout as lake_layout
 from orchestration.lib.lake.store import LocalStore
 from orchestration.lib.publish.marts import MissingMartsError, open_duckdb_marts
+from tests.helpers.browser import offline_chromium
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"

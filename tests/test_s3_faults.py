@@ -5,13 +5,13 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
-from tests.helpers.s3_servers import running_seaweedfs, s3_client, s3_environment
 
 from orchestration.lib.ingest.runner import IngestError, IngestOptions, run_ingest
 from orchestration.lib.lake import reader, tables
 from orchestration.lib.lake.catalog import Lake, connect_lake
 from orchestration.lib.lake.store import S3Store
+from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
+from tests.helpers.s3_servers import running_seaweedfs, s3_client, s3_environment
 
 pytestmark = pytest.mark.seaweedfs
 

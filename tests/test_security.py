@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
+
 from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
 from tests.helpers.s3_servers import s3_client
 

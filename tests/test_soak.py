@@ -6,7 +6,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from tests.helpers.finding_fixtures import a_finding, with_service
-
 from tools.soak import oracle
 from tools.soak.world import Observation
 
