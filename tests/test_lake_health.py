@@ -5,7 +5,6 @@ from itertools import count
 
 import dagster as dg
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from orchestration.lib.audit.lake_health import (
     lake_staleness,
@@ -15,6 +14,7 @@ from orchestration.lib.audit.lake_health import (
 from orchestration.lib.aws.guardduty import ApiCaller, GuardDutyResource
 from orchestration.lib.ingest import parsing
 from orchestration.lib.ingest.runner import run_ingest
+from orchestration.lib.lake.catalog import Lake, connect_lake
 from orchestration.lib.lake.store import LocalStore
 from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
 from tests.helpers.guardduty_api_stubs import DETECTOR_ID, stubbed_client, updated_criteria
@@ -23,11 +23,11 @@ ACCOUNT_A, ACCOUNT_B = "111111111111", "222222222222"
 _objects = count()
 
 
-def ingest(root, *findings: dict, at: datetime | None = None) -> LocalStore:
+def ingest(root, *findings: dict, at: datetime | None = None) -> Lake:
     """Ingest ``findings`` (one EventBridge object each) into the lake under ``root``, at ``at``
     (default: just after the newest ``updatedAt``)."""
     at = at or max(_utc(finding["updatedAt"]) for finding in findings) + timedelta(minutes=5)
-    source, lake = LocalStore(root / "raw"), LocalStore(root / "lake")
+    source, lake = LocalStore(root / "raw"), connect_lake(str(root / "lake"))
     for finding in findings:
         event = {**eventbridge_event(finding), "time": finding["updatedAt"]}
         source.write(f"events/{next(_objects)}.json", to_bytes(event))
@@ -35,7 +35,7 @@ def ingest(root, *findings: dict, at: datetime | None = None) -> LocalStore:
     return lake
 
 
-def ingest_into_a_legacy_lake(root, *findings: dict, at: datetime) -> LocalStore:
+def ingest_into_a_legacy_lake(root, *findings: dict, at: datetime) -> Lake:
     """Ingest as before times were bounded at ingest, so the lake may hold an invented time."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(parsing, "MAX_CLOCK_SKEW", timedelta(days=365 * 200))
@@ -107,7 +107,7 @@ class TestSilentSources:
         assert [s["region"] for s in outcome.metadata["silent_sources"]] == ["us-east-1"]
 
     def test_an_empty_lake_has_no_silent_source(self, tmp_path):
-        assert silent_sources(LocalStore(tmp_path / "lake"), timedelta(hours=48)).passed
+        assert silent_sources(connect_lake(str(tmp_path / "lake")), timedelta(hours=48)).passed
 
     def test_a_version_dated_in_the_future_does_not_make_every_real_source_silent(self, tmp_path):
         ingest(
@@ -121,7 +121,7 @@ class TestSilentSources:
             at=datetime(2026, 10, 5, 13, tzinfo=UTC),
         )
 
-        outcome = silent_sources(LocalStore(tmp_path / "lake"), timedelta(hours=48))
+        outcome = silent_sources(connect_lake(str(tmp_path / "lake")), timedelta(hours=48))
 
         assert outcome.passed, outcome.metadata["silent_sources"]
         assert outcome.metadata["newest_finding_updated_at"] == "2026-10-05T12:00:00+00:00"
@@ -156,7 +156,7 @@ class TestLakeStaleness:
         )
 
         outcome = lake_staleness(
-            LocalStore(tmp_path / "lake"),
+            connect_lake(str(tmp_path / "lake")),
             datetime(2026, 10, 15, 12, tzinfo=UTC),
             timedelta(hours=36),
         )
@@ -181,7 +181,7 @@ class TestLakeStaleness:
 
     def test_an_empty_lake_is_not_fresh(self, tmp_path):
         outcome = lake_staleness(
-            LocalStore(tmp_path / "lake"), datetime.now(UTC), timedelta(hours=36)
+            connect_lake(str(tmp_path / "lake")), datetime.now(UTC), timedelta(hours=36)
         )
 
         assert not outcome.passed
@@ -192,7 +192,7 @@ WINDOW_END = datetime(2026, 10, 5, 12, 0, 0, 1000, tzinfo=UTC)
 WINDOW_START = WINDOW_END - timedelta(days=7)
 
 
-def reconciliation_lake(tmp_path) -> LocalStore:
+def reconciliation_lake(tmp_path) -> Lake:
     return ingest(
         tmp_path,
         # Medium then High: counted once, as High (its current version).
@@ -288,7 +288,7 @@ class TestAssetChecks:
             version("b1", "2026-10-01T12:00:00Z", account=ACCOUNT_B),
         )
 
-        result = findings_sources_reporting(s3=S3Resource())
+        result = findings_sources_reporting()
 
         assert not result.passed
         assert result.severity == dg.AssetCheckSeverity.ERROR
@@ -297,9 +297,7 @@ class TestAssetChecks:
     def test_reconciliation_is_not_applicable_without_aws(self, lake_path):
         from orchestration.defs.audit.checks import findings_match_guardduty
 
-        result = findings_match_guardduty(
-            s3=S3Resource(), guardduty=GuardDutyResource(region_name="eu-west-1")
-        )
+        result = findings_match_guardduty(guardduty=GuardDutyResource(region_name="eu-west-1"))
 
         assert result.passed
         assert result.metadata["status"].value.startswith("not applicable")

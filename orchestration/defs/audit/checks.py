@@ -19,7 +19,6 @@ compare with, and a permanent warning on every local run would teach people to i
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from orchestration.defs.ingest.assets import LAKE_FINDINGS
 from orchestration.lib.audit.lake_health import (
@@ -30,7 +29,7 @@ from orchestration.lib.audit.lake_health import (
 )
 from orchestration.lib.aws.guardduty import GuardDutyResource
 from orchestration.lib.environment import get_audit_settings, get_settings
-from orchestration.lib.lake.store import open_store
+from orchestration.lib.lake.catalog import open_lake
 
 
 def _result(outcome: Outcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
@@ -44,9 +43,9 @@ def _result(outcome: Outcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckR
         "GUARDDUTY_SILENCE_HOURS (48) of the newest data in the lake."
     ),
 )
-def findings_sources_reporting(s3: S3Resource) -> dg.AssetCheckResult:
+def findings_sources_reporting() -> dg.AssetCheckResult:
     outcome = silent_sources(
-        open_store(get_settings().lake_uri, s3.get_client),
+        open_lake(get_settings()),
         timedelta(hours=get_audit_settings().silence_hours),
     )
     return _result(outcome, dg.AssetCheckSeverity.ERROR)
@@ -60,9 +59,9 @@ def findings_sources_reporting(s3: S3Resource) -> dg.AssetCheckResult:
         "GUARDDUTY_MAX_LAKE_AGE_HOURS (36) old."
     ),
 )
-def findings_lake_fresh(s3: S3Resource) -> dg.AssetCheckResult:
+def findings_lake_fresh() -> dg.AssetCheckResult:
     outcome = lake_staleness(
-        open_store(get_settings().lake_uri, s3.get_client),
+        open_lake(get_settings()),
         now=datetime.now(UTC),
         max_age=timedelta(hours=get_audit_settings().max_lake_age_hours),
     )
@@ -77,7 +76,7 @@ def findings_lake_fresh(s3: S3Resource) -> dg.AssetCheckResult:
         "Not applicable without AWS (GUARDDUTY_RECONCILE)."
     ),
 )
-def findings_match_guardduty(s3: S3Resource, guardduty: GuardDutyResource) -> dg.AssetCheckResult:
+def findings_match_guardduty(guardduty: GuardDutyResource) -> dg.AssetCheckResult:
     audit = get_audit_settings()
     if not audit.reconcile_enabled:
         return dg.AssetCheckResult(
@@ -88,7 +87,7 @@ def findings_match_guardduty(s3: S3Resource, guardduty: GuardDutyResource) -> dg
             },
         )
     outcome = reconcile_with_guardduty(
-        open_store(get_settings().lake_uri, s3.get_client),
+        open_lake(get_settings()),
         guardduty.get_client,
         audit.backfill_regions,
         days=audit.reconcile_days,

@@ -1,4 +1,4 @@
-"""Freshness and reconciliation of the findings lake, computed from its Parquet files.
+"""Freshness and reconciliation of the findings lake, computed from its committed rows.
 
 Three questions, each answered by a function returning an ``Outcome`` (passed + metadata) that the
 asset checks in ``orchestration/defs/audit/checks.py`` turn into check results:
@@ -15,14 +15,13 @@ make every real source look silent.
 - ``reconcile_with_guardduty``: do the lake's current findings of the last days match GuardDuty's
   own counts per severity label (``GetFindingsStatistics``)?
 
-The files are read directly, never through the DuckDB warehouse, whose single write lock a dbt run
-may hold; only the needed columns and partitions are read.
+The lake is read through ``lake.reader`` (one pinned snapshot per check, committed rows only),
+never through the DuckDB warehouse, whose single write lock a dbt run may hold; only the needed
+columns and partitions are read.
 """
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -31,7 +30,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, LessThanOrEqual
 
 from orchestration.lib.aws.guardduty import (
     SEVERITY_LABELS,
@@ -40,12 +39,11 @@ from orchestration.lib.aws.guardduty import (
     list_detector_ids,
 )
 from orchestration.lib.ingest.parsing import MAX_CLOCK_SKEW
-from orchestration.lib.lake import layout as layout
-from orchestration.lib.lake.store import ObjectStore
+from orchestration.lib.lake import reader, tables
+from orchestration.lib.lake.catalog import Lake
 
 # A source silent for longer than GuardDuty keeps findings is gone, not silent.
 SOURCE_LOOKBACK = timedelta(days=90)
-_PARTITION = re.compile(rf"{layout.FINDINGS_PARTITION}=(\d{{4}}-\d{{2}}-\d{{2}})/")
 
 
 @dataclass(frozen=True)
@@ -56,25 +54,22 @@ class Outcome:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def findings_files(lake: ObjectStore, since: date | None = None) -> list[tuple[date, str]]:
-    """(partition date, key) of every published findings file, oldest partition first."""
-    files = []
-    for stored in lake.list(layout.FINDINGS_DIR + "/"):
-        match = _PARTITION.search(stored.key)
-        if not match or not stored.key.endswith(".parquet"):
-            continue
-        day = date.fromisoformat(match.group(1))
-        if since is None or day >= since:
-            files.append((day, stored.key))
-    return sorted(files)
+def partition_days(pinned: reader.PinnedLake) -> list[date]:
+    """The ``updated_date`` partitions holding findings files, oldest first."""
+    return sorted(pinned.tables[tables.FINDINGS].partition_dates())
 
 
-def read_columns(lake: ObjectStore, keys: Iterable[str], columns: list[str]) -> pa.Table:
-    """The given columns of the given findings files, as one table."""
-    tables = [pq.read_table(io.BytesIO(lake.read(key)), columns=columns) for key in keys]
-    if not tables:
-        return layout.FINDINGS_SCHEMA.empty_table().select(columns)
-    return pa.concat_tables(tables)
+def read_findings(
+    pinned: reader.PinnedLake, columns: list[str], first: date | None, last: date | None
+) -> pa.Table:
+    """The given columns of the committed findings rows in partitions ``first``..``last``."""
+    bounds: list[BooleanExpression] = []
+    if first is not None:
+        bounds.append(GreaterThanOrEqual(tables.FINDINGS_PARTITION, first.isoformat()))
+    if last is not None:
+        bounds.append(LessThanOrEqual(tables.FINDINGS_PARTITION, last.isoformat()))
+    row_filter = And(*bounds) if len(bounds) == 2 else bounds[0] if bounds else reader.ALL_ROWS
+    return pinned.visible(tables.FINDINGS, columns, row_filter)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -97,35 +92,27 @@ def _plausible(table: pa.Table, now: datetime | None = None) -> pa.Table:
     return table.filter(keep)
 
 
-def newest_ingested_at(lake: ObjectStore) -> datetime | None:
+def newest_ingested_at(pinned: reader.PinnedLake) -> datetime | None:
     """When the newest committed batch was ingested; None before the first."""
-    batches = sorted(
-        stored.key
-        for stored in lake.list(layout.LEDGER_DIR + "/")
-        if stored.key.endswith(".parquet")
-    )
-    if not batches:
-        return None
-    table = pq.read_table(io.BytesIO(lake.read(batches[-1])), columns=["ingested_at"])
-    return _utc(pc.max(table["ingested_at"]).as_py())
+    ledger = pinned.ledger(["ingested_at"])
+    return _utc(pc.max(ledger["ingested_at"]).as_py()) if ledger.num_rows else None
 
 
-def silent_sources(lake: ObjectStore, silence: timedelta) -> Outcome:
+def silent_sources(lake: Lake, silence: timedelta) -> Outcome:
     """Fail when an (account, region) has no finding version within ``silence`` of the newest.
 
     Only sources that reported in the last 90 days of lake data (GuardDuty's retention) count.
     """
-    ingested_at = newest_ingested_at(lake)
+    pinned = reader.pin(lake)
+    ingested_at = newest_ingested_at(pinned)
     # No plausible version can sit in a partition after the newest ingest (plus skew).
     last_day = (ingested_at + MAX_CLOCK_SKEW).date() if ingested_at else None
-    files = [(day, key) for day, key in findings_files(lake) if last_day and day <= last_day]
-    since = files[-1][0] - SOURCE_LOOKBACK if files else None
+    days = [day for day in partition_days(pinned) if last_day and day <= last_day]
+    columns = ["account_id", "region", "updated_at", "ingested_at"]
     table = _plausible(
-        read_columns(
-            lake,
-            (key for day, key in files if since is not None and day >= since),
-            ["account_id", "region", "updated_at", "ingested_at"],
-        )
+        read_findings(pinned, columns, days[-1] - SOURCE_LOOKBACK, last_day)
+        if days
+        else tables.arrow_schema(tables.FINDINGS).empty_table().select(columns)
     )
     newest = _newest_updated_at(table)
     if newest is None:
@@ -159,13 +146,14 @@ def silent_sources(lake: ObjectStore, silence: timedelta) -> Outcome:
     )
 
 
-def lake_staleness(lake: ObjectStore, now: datetime, max_age: timedelta) -> Outcome:
+def lake_staleness(lake: Lake, now: datetime, max_age: timedelta) -> Outcome:
     """Fail when, at ``now``, the newest committed batch was ingested more than ``max_age`` ago
     (the pipeline stopped), or the newest finding version updated by then is older than that
     (the findings stopped arriving)."""
     now = _utc(now)
-    ingested_at = newest_ingested_at(lake)
-    newest_day, newest = _newest_version_until(lake, now)
+    pinned = reader.pin(lake)
+    ingested_at = newest_ingested_at(pinned)
+    newest_day, newest = _newest_version_until(pinned, now)
     if ingested_at is None or newest_day is None or newest is None:
         return Outcome(
             False, {"status": "the lake holds no findings", "max_age_hours": _hours(max_age)}
@@ -176,7 +164,7 @@ def lake_staleness(lake: ObjectStore, now: datetime, max_age: timedelta) -> Outc
         metadata={
             "newest_ingested_at": ingested_at.isoformat(),
             "ingest_age_hours": round(ingest_age.total_seconds() / 3600, 1),
-            "newest_partition": f"{layout.FINDINGS_PARTITION}={newest_day.isoformat()}",
+            "newest_partition": f"{tables.FINDINGS_PARTITION}={newest_day.isoformat()}",
             "newest_finding_updated_at": newest.isoformat(),
             "age_hours": round(age.total_seconds() / 3600, 1),
             "max_age_hours": _hours(max_age),
@@ -184,15 +172,15 @@ def lake_staleness(lake: ObjectStore, now: datetime, max_age: timedelta) -> Outc
     )
 
 
-def _newest_version_until(lake: ObjectStore, now: datetime) -> tuple[date | None, datetime | None]:
+def _newest_version_until(
+    pinned: reader.PinnedLake, now: datetime
+) -> tuple[date | None, datetime | None]:
     """The newest partition holding a plausible version updated by ``now``, and that version's
     ``updated_at``; partitions are read newest first, one at a time."""
-    by_day: dict[date, list[str]] = {}
-    for day, key in findings_files(lake):
-        if day <= now.date():
-            by_day.setdefault(day, []).append(key)
-    for day in sorted(by_day, reverse=True):
-        table = _plausible(read_columns(lake, by_day[day], ["updated_at", "ingested_at"]), now)
+    for day in reversed(partition_days(pinned)):
+        if day > now.date():
+            continue
+        table = _plausible(read_findings(pinned, ["updated_at", "ingested_at"], day, day), now)
         if table.num_rows:
             return day, _newest_updated_at(table)
     return None, None
@@ -203,7 +191,7 @@ def _hours(duration: timedelta) -> float:
 
 
 def lake_counts_by_label(
-    lake: ObjectStore, regions: Iterable[str], start: datetime, end: datetime
+    pinned: reader.PinnedLake, regions: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, dict[str, int]]:
     """Current findings per region and severity label whose current ``updatedAt`` is in
     ``[start, end)``.
@@ -213,9 +201,7 @@ def lake_counts_by_label(
     findings are counted, as GuardDuty counts them.
     """
     columns = ["finding_id", "region", "severity", "updated_at", "event_count"]
-    table = read_columns(
-        lake, (key for _, key in findings_files(lake, _utc(start).date())), columns
-    )
+    table = read_findings(pinned, columns, _utc(start).date(), None)
     counts = {region: dict.fromkeys(SEVERITY_LABELS, 0) for region in regions}
     connection = duckdb.connect()
     try:
@@ -258,7 +244,7 @@ def _naive(moment: datetime) -> datetime:
 
 
 def reconcile_with_guardduty(
-    lake: ObjectStore,
+    lake: Lake,
     client_for_region: Callable[[str], Any],
     regions: Iterable[str],
     days: int,
@@ -273,11 +259,12 @@ def reconcile_with_guardduty(
     """
     caller = caller or ApiCaller()
     regions = list(regions)
-    _, newest = _newest_version_until(lake, _utc(now))
+    pinned = reader.pin(lake)
+    _, newest = _newest_version_until(pinned, _utc(now))
     # End just after the newest version, which must count; never after the current time.
     end = min(_utc(now), newest + timedelta(milliseconds=1)) if newest else _utc(now)
     start = end - timedelta(days=days)
-    lake_counts = lake_counts_by_label(lake, regions, start, end)
+    lake_counts = lake_counts_by_label(pinned, regions, start, end)
     guardduty_counts: dict[str, dict[str, int]] = {}
     detectors = []
     for region in regions:

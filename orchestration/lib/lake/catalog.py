@@ -9,9 +9,11 @@ chain.
 
 from __future__ import annotations
 
+import atexit
 import os
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from pyiceberg.catalog import Catalog
@@ -107,17 +109,30 @@ def connect_lake(
 
 
 def _sql_catalog(path: Path, warehouse: str, properties: dict[str, str]) -> Catalog:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _cached_sql_catalog(str(path.resolve()), warehouse, tuple(sorted(properties.items())))
+
+
+@cache
+def _cached_sql_catalog(
+    path: str, warehouse: str, properties: tuple[tuple[str, str], ...]
+) -> Catalog:
+    """One catalog (and connection pool) per SQLite file in a process."""
     from pyiceberg.catalog.sql import SqlCatalog
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{path.resolve()}"
+    uri = f"sqlite:///{path}"
     # Two processes opening a new catalog at once race to create its tables; the loser retries.
-    for attempt in range(4):
+    for attempt in range(5):
         try:
-            return SqlCatalog(CATALOG_NAME, uri=uri, warehouse=warehouse, **properties)
+            catalog = SqlCatalog(CATALOG_NAME, uri=uri, warehouse=warehouse, **dict(properties))
+            break
         except OperationalError:
+            if attempt == 4:
+                raise
             time.sleep(0.2 * (attempt + 1))
-    return SqlCatalog(CATALOG_NAME, uri=uri, warehouse=warehouse, **properties)
+    # Closed before interpreter shutdown, when pooled SQLite connections can no longer roll back.
+    atexit.register(catalog.engine.dispose)
+    return catalog
 
 
 def _s3_properties(region: str) -> dict[str, str]:

@@ -29,6 +29,7 @@ from pyiceberg.expressions import (
 )
 from pyiceberg.table import Table
 from pyiceberg.types import DateType, DoubleType, LongType, StringType, TimestampType
+from pyiceberg.utils.datetime import days_to_date
 
 from orchestration.lib.environment import validate_sql_identifier
 from orchestration.lib.lake import tables
@@ -71,17 +72,26 @@ class PinnedTable:
         ).to_arrow()
 
     def data_files(self) -> list[str]:
+        return [task.file.file_path for task in self._tasks()]
+
+    def partition_dates(self) -> set[date | None]:
+        """The dates of the (identity, date) partitions that hold data files."""
+        return {
+            None if task.file.partition[0] is None else days_to_date(task.file.partition[0])
+            for task in self._tasks()
+        }
+
+    def _tasks(self) -> list:
         if self.snapshot_id is None:
             return []
-        files = []
-        for task in self.table.scan(snapshot_id=self.snapshot_id).plan_files():
+        tasks = list(self.table.scan(snapshot_id=self.snapshot_id).plan_files())
+        for task in tasks:
             if task.delete_files:
                 raise LakeReadError(
                     f"lake table {self.name} has delete files (row-level deletes); this reader "
                     "only reads append-only tables. Compact the table first."
                 )
-            files.append(task.file.file_path)
-        return files
+        return tasks
 
 
 @dataclass(frozen=True)
