@@ -5,6 +5,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.helpers.finding_fixtures import a_finding, with_service
 from tools.soak import oracle
 from tools.soak.world import Observation
@@ -52,6 +54,7 @@ def test_a_difference_names_the_finding_and_the_column():
     ]
 
 
+@pytest.mark.integration
 def test_two_simulated_days_through_the_real_definitions_match_the_oracle(tmp_path):
     soak = subprocess.run(
         [sys.executable, "-m", "tools.soak", "--days", "2", "--seed", "7", "--workdir", tmp_path],
