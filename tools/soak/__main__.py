@@ -41,14 +41,22 @@ def _environment(workdir: Path, regions: tuple[str, ...]) -> dict[str, str]:
     }
 
 
-def _parse_dbt_project() -> None:
-    """Write the manifest the code location loads (dbt models may have changed since)."""
+def _parse_dbt_project(target: Path) -> None:
+    """Write the manifest the code location loads (dbt models may have changed since), and leave
+    dbt's partial-parse state in ``target``, where dagster-dbt finds it for every invocation."""
     from orchestration.lib.environment import DBT_PROJECT_DIR
 
     dbt = Path(sys.executable).parent / "dbt"
     subprocess.run(  # noqa: S603 (fixed argv)
-        [str(dbt), "parse", "--quiet"], cwd=DBT_PROJECT_DIR, check=True
+        [str(dbt), "parse", "--quiet", "--target-path", str(target)],
+        cwd=DBT_PROJECT_DIR,
+        check=True,
     )
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    manifest.parent.mkdir(exist_ok=True)
+    staged = manifest.with_suffix(".soak.tmp")
+    shutil.copyfile(target / "manifest.json", staged)
+    staged.replace(manifest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.update(_environment(workdir, REGIONS))
     (workdir / "dagster_home").mkdir(exist_ok=True)
-    _parse_dbt_project()
+    _parse_dbt_project(workdir / "dbt_target")
     os.environ["DBT_TARGET_PATH"] = str(workdir / "dbt_target")
     os.environ["DBT_LOG_PATH"] = str(workdir / "dbt_logs")
 

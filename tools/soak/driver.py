@@ -264,8 +264,9 @@ class Soak:
 
     def _account_backfill(self, result: dg.ExecuteInProcessResult) -> None:
         backfill = _materialization_metadata(result, API_BACKFILL)
-        self.backfill_pages_written += int(backfill.get("objects_written", 0)) + int(
-            backfill.get("objects_rewritten", 0)
+        self.backfill_pages_written += sum(
+            int(backfill.get(name, 0))
+            for name in ("objects_written", "objects_rewritten", "objects_reobserved")
         )
 
     def _observe_api(self, moment: datetime) -> None:

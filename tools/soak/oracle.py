@@ -6,8 +6,8 @@ greatest updatedAt, then count; copies of a version are ordered by when they wer
 latest gives its archive state; samples are excluded; severity bands; action type NONE; one
 country row per distinct located country, else 'Unknown'; one quarantine record per bad object,
 line or array element. Compliance follows the issue's choices: "within target" only for findings
-archived now, archive time from the first observation of the archive, open past target measured at
-the mart's own ``evaluated_at``.
+archived now, judged by the observation of the archive transition that holds now (a reopened
+finding is never within target), open past target measured at the mart's own ``evaluated_at``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,17 @@ class Difference:
 class ExpectedFinding:
     row: dict[str, Any]
     countries: frozenset[tuple[str | None, str]]
-    first_archived_at: datetime | None
+    # Archive transitions: (first observed at, archived), in time order.
+    transitions: tuple[tuple[datetime, bool], ...]
+
+    @property
+    def first_archived_at(self) -> datetime | None:
+        return next((moment for moment, archived in self.transitions if archived), None)
+
+    @property
+    def last_archived_at(self) -> datetime | None:
+        archives = [moment for moment, archived in self.transitions if archived]
+        return archives[-1] if archives else None
 
 
 def naive_utc(moment: datetime) -> datetime:
@@ -99,13 +109,26 @@ def expected_findings(observations: Iterable[Observation]) -> dict[str, Expected
         current = latest_copy.finding
         if is_sample(current):
             continue
-        archived_times = [item.observed_at for item in seen if item.archived]
         expected[finding_id] = ExpectedFinding(
             row=_fact_row(current, latest_copy.archived),
             countries=frozenset(_located_countries(current)),
-            first_archived_at=naive_utc(min(archived_times)) if archived_times else None,
+            transitions=_transitions(seen),
         )
     return expected
+
+
+def _transitions(seen: list[Observation]) -> tuple[tuple[datetime, bool], ...]:
+    """Changes of archive state over the observations in time order (a finding starts open; of
+    copies observed at one moment the archived one holds)."""
+    states: dict[datetime, bool] = {}
+    for item in seen:
+        states[item.observed_at] = states.get(item.observed_at, False) or item.archived
+    transitions, previous = [], False
+    for moment in sorted(states):
+        if states[moment] != previous:
+            transitions.append((naive_utc(moment), states[moment]))
+            previous = states[moment]
+    return tuple(transitions)
 
 
 def _fact_row(finding: dict[str, Any], archived: bool) -> dict[str, Any]:
@@ -263,19 +286,23 @@ def check_compliance(
         row = item.row
         target = TARGET_HOURS[row["severity_label"]]
         archived_now = row["is_archived"]
-        first = item.first_archived_at
-        within = archived_now and first is not None and _hours(row["created_at"], first) <= target
         open_past = not archived_now and _hours(row["created_at"], evaluated_at) > target
+        within = None
+        if archived_now:
+            within = _hours(row["created_at"], item.last_archived_at) <= target
+        elif open_past:
+            within = False
         per_finding[finding_id] = {
             "is_currently_archived": archived_now,
-            "first_archived_at": first,
-            "was_unarchived": first is not None and not archived_now,
+            "first_archived_at": item.first_archived_at,
+            "was_unarchived": item.first_archived_at is not None and not archived_now,
+            "is_within_target": within,
             "is_open_past_target": open_past,
         }
         counts = by_label[row["severity_label"]]
         counts["finding_count"] += 1
         counts["currently_archived_count"] += archived_now
-        counts["archived_within_target_count"] += within
+        counts["archived_within_target_count"] += bool(within)
         counts["open_past_target_count"] += open_past
     differences = compare_rows(
         "fct_finding_archive_times", per_finding, {row["finding_id"]: row for row in rows}
