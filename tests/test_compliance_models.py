@@ -405,12 +405,13 @@ def test_first_seen_countries_and_asns_name_the_first_finding(warehouse):
 
 def test_review_report_renders_from_the_built_marts(warehouse):
     from orchestration.lib.audit.review_report import build_report, open_duckdb_marts
+    from orchestration.lib.lake.catalog import connect_lake
     from orchestration.lib.lake.store import LocalStore
 
     work = warehouse["work"]
     data, keys = build_report(
         lambda: open_duckdb_marts(warehouse["db"]),
-        lake=LocalStore(work / "lake"),
+        lake=connect_lake(str(work / "lake")),
         report_store=LocalStore(work / "reports"),
         month=None,
         run_id="no-such-run",

@@ -16,7 +16,6 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from dagster_aws.s3 import S3Resource
 
@@ -36,7 +35,8 @@ from orchestration.lib.audit.report_evidence import (
 from orchestration.lib.audit.report_render import render_report_html
 from orchestration.lib.audit.review_report import build_report, write_report
 from orchestration.lib.environment import get_settings
-from orchestration.lib.lake import layout as lake_layout
+from orchestration.lib.lake import tables
+from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
 from orchestration.lib.publish.marts import MissingMartsError, open_duckdb_marts
 from tests.helpers.browser import offline_chromium
@@ -136,14 +136,13 @@ def write_ledger(lake: Path, batch_id: str, ingested_at: datetime, statuses: lis
             "skip_reason": None,
             "ingest_batch_id": batch_id,
             "ingested_at": ingested_at,
+            "ingested_date": ingested_at.date(),
+            "object_date": None,
         }
         for index, status in enumerate(statuses)
     ]
-    folder = lake / lake_layout.LEDGER_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(
-        pa.Table.from_pylist(rows, schema=lake_layout.LEDGER_SCHEMA),
-        folder / f"{batch_id}.parquet",
+    connect_lake(str(lake)).table(tables.LEDGER).append(
+        pa.Table.from_pylist(rows, schema=tables.arrow_schema(tables.LEDGER))
     )
 
 
@@ -161,7 +160,11 @@ def write_run_results(folder: Path, generated_at: str, statuses: dict[str, str])
 
 @pytest.fixture
 def lake(tmp_path: Path) -> Path:
-    lake = tmp_path / "lake"
+    return write_ledgers(tmp_path / "lake")
+
+
+def write_ledgers(lake: Path) -> Path:
+    """Four objects read in March 2024, one at the end of February and one on April 1st."""
     write_ledger(
         lake,
         "20240305T000000000000Z-aaaa1111",
@@ -200,7 +203,7 @@ def report(tmp_path: Path, lake: Path, dbt_target: Path):
     store = LocalStore(tmp_path / "reports")
     data, keys = build_report(
         lambda: open_duckdb_marts(warehouse),
-        lake=LocalStore(lake),
+        lake=connect_lake(str(lake)),
         report_store=store,
         month="2024-03",
         run_id="abcdef12-run",
@@ -222,7 +225,7 @@ def test_month_parsing_and_arithmetic():
 
 
 def test_ledger_counts_only_the_month(lake: Path):
-    counts = read_ledger_counts(LocalStore(lake), Month.parse("2024-03"))
+    counts = read_ledger_counts(connect_lake(str(lake)), Month.parse("2024-03"))
     assert (counts.batches, counts.objects_read) == (1, 4)
     assert (counts.objects_ingested, counts.objects_skipped, counts.objects_quarantined) == (
         2,
@@ -232,7 +235,19 @@ def test_ledger_counts_only_the_month(lake: Path):
     assert (counts.findings_ingested, counts.records_quarantined) == (4, 1)
     assert counts.balanced
     assert counts.first_ingested_at == datetime(2024, 3, 5)
-    assert read_ledger_counts(LocalStore(lake), Month.parse("2024-02")).objects_read == 1
+    assert read_ledger_counts(connect_lake(str(lake)), Month.parse("2024-02")).objects_read == 1
+
+
+def test_ledger_counts_are_read_again_identically_at_their_recorded_snapshot(lake: Path):
+    march = Month.parse("2024-03")
+    counts = read_ledger_counts(connect_lake(str(lake)), march)
+    write_ledger(lake, "20240310T000000000000Z-dddd4444", datetime(2024, 3, 10), ["ingested"])
+
+    later = read_ledger_counts(connect_lake(str(lake)), march)
+    again = read_ledger_counts(connect_lake(str(lake)), march, counts.ledger_snapshot_id)
+
+    assert later.objects_read == counts.objects_read + 1
+    assert again == counts
 
 
 def test_dbt_evidence_prefers_this_runs_invocations(dbt_target: Path):
@@ -425,11 +440,11 @@ def test_asset_spec():
     assert review_report.partitions_def is None
 
 
-def test_asset_writes_the_report_of_the_latest_month_by_default(fresh_settings: Path, lake: Path):
+def test_asset_writes_the_report_of_the_latest_month_by_default(fresh_settings: Path):
     data_dir = fresh_settings / "data"
     data_dir.mkdir()
     build_marts(data_dir / "warehouse.duckdb")
-    (lake).rename(data_dir / "lake")
+    write_ledgers(data_dir / "lake")
     get_settings.cache_clear()
     result = dg.materialize([review_report], resources={"s3": S3Resource()})
     assert result.success

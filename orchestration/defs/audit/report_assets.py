@@ -17,6 +17,7 @@ from orchestration.lib.audit.review_report import (
     open_duckdb_marts,
 )
 from orchestration.lib.environment import DBT_PROJECT_DIR, ConfigurationError, get_settings
+from orchestration.lib.lake.catalog import open_lake
 from orchestration.lib.lake.store import open_store
 from orchestration.lib.publish.marts import MissingMartsError
 
@@ -76,7 +77,7 @@ def review_report(
     try:
         data, keys = build_report(
             open_reader,
-            lake=open_store(settings.lake_uri, s3.get_client),
+            lake=open_lake(settings),
             report_store=open_store(settings.report_dir, s3.get_client),
             month=config.month,
             run_id=context.run.run_id,
@@ -99,6 +100,7 @@ def review_report(
             "coverage_gaps": dg.MetadataValue.int(len(data.coverage_gaps.rows)),
             "ledger_objects_read": dg.MetadataValue.int(data.ledger.objects_read),
             "ledger_balanced": dg.MetadataValue.bool(data.ledger.balanced),
+            "lake_ledger_snapshot_id": str(data.ledger.ledger_snapshot_id),
             "dbt_tests": dg.MetadataValue.json(tests.counts),
             "dbt_results_from_this_run": dg.MetadataValue.bool(tests.from_this_run),
             "source": data.source,

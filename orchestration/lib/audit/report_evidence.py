@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import pyarrow.parquet as pq
+from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
 
 from orchestration.lib.audit.report_data import Month
-from orchestration.lib.lake import layout as lake_layout
-from orchestration.lib.lake.store import ObjectStore
+from orchestration.lib.lake import reader, tables
+from orchestration.lib.lake.catalog import Lake
 
 
 @dataclass(frozen=True)
 class LedgerCounts:
-    """Objects the ingest read in the period, from ``_ledger/<batch>.parquet`` of the lake."""
+    """Objects the ingest read in the period, from the lake's ``ingest_ledger`` table."""
 
     batches: int = 0
     objects_read: int = 0
@@ -31,6 +30,8 @@ class LedgerCounts:
     first_ingested_at: datetime | None = None
     last_ingested_at: datetime | None = None
     lake_uri: str = ""
+    # The ledger snapshot read: the same counts can be read again from it (time travel).
+    ledger_snapshot_id: int | None = None
 
     @property
     def balanced(self) -> bool:
@@ -39,51 +40,34 @@ class LedgerCounts:
         )
 
 
-def read_ledger_counts(lake: ObjectStore, month: Month) -> LedgerCounts:
-    """Sum the ledger rows whose ``ingested_at`` falls in the month.
-
-    Batch ids begin with their UTC commit time (``YYYYMMDDT...``), so only the month's ledger files
-    (and the last one of the month before, whose batch may straddle midnight) are read.
-    """
-    start = datetime.combine(month.start, datetime.min.time())
-    end = datetime.combine(month.end, datetime.min.time())
-    prefixes = (f"{month.start:%Y%m}", f"{month.previous().start:%Y%m}")
+def read_ledger_counts(
+    lake: Lake, month: Month, ledger_snapshot_id: int | None = None
+) -> LedgerCounts:
+    """Sum the ledger rows whose ``ingested_at`` falls in the month, at the current ledger
+    snapshot or at ``ledger_snapshot_id``."""
+    pinned = reader.pin(
+        lake, None if ledger_snapshot_id is None else {tables.LEDGER: ledger_snapshot_id}
+    )
+    in_month = And(
+        GreaterThanOrEqual("ingested_date", month.start.isoformat()),
+        LessThanOrEqual("ingested_date", (month.end - timedelta(days=1)).isoformat()),
+    )
+    rows = pinned.ledger(row_filter=in_month).to_pylist()
     totals = {
-        "objects_read": 0,
-        "objects_ingested": 0,
-        "objects_skipped": 0,
-        "objects_quarantined": 0,
-        "findings_ingested": 0,
-        "records_skipped": 0,
-        "records_quarantined": 0,
+        "objects_read": len(rows),
+        "findings_ingested": sum(row["findings"] for row in rows),
+        "records_skipped": sum(row["records_skipped"] for row in rows),
+        "records_quarantined": sum(row["records_quarantined"] for row in rows),
     }
-    batches: set[str] = set()
-    first: datetime | None = None
-    last: datetime | None = None
-    for stored in lake.list(lake_layout.LEDGER_DIR + "/"):
-        name = stored.key.rsplit("/", 1)[-1]
-        if not name.endswith(".parquet") or not name.startswith(prefixes):
-            continue
-        table = pq.read_table(io.BytesIO(lake.read(stored.key)))
-        for row in table.to_pylist():
-            ingested_at = row["ingested_at"]
-            if not start <= ingested_at < end:
-                continue
-            batches.add(row["ingest_batch_id"])
-            first = min(first, ingested_at) if first else ingested_at
-            last = max(last, ingested_at) if last else ingested_at
-            totals["objects_read"] += 1
-            status = row["status"]
-            if status in ("ingested", "skipped", "quarantined"):
-                totals[f"objects_{status}"] += 1
-            totals["findings_ingested"] += row["findings"]
-            totals["records_skipped"] += row["records_skipped"]
-            totals["records_quarantined"] += row["records_quarantined"]
+    for status in ("ingested", "skipped", "quarantined"):
+        totals[f"objects_{status}"] = sum(row["status"] == status for row in rows)
+    times = [row["ingested_at"] for row in rows]
     return LedgerCounts(
-        batches=len(batches),
-        first_ingested_at=first,
-        last_ingested_at=last,
-        lake_uri=lake.root_uri,
+        batches=len({row["ingest_batch_id"] for row in rows}),
+        first_ingested_at=min(times, default=None),
+        last_ingested_at=max(times, default=None),
+        lake_uri=lake.warehouse,
+        ledger_snapshot_id=pinned.snapshot_ids[tables.LEDGER],
         **totals,
     )
 

@@ -32,6 +32,7 @@ from orchestration.lib.audit.report_data import (
 )
 from orchestration.lib.audit.report_evidence import find_dbt_test_evidence, read_ledger_counts
 from orchestration.lib.audit.report_render import render_report_html
+from orchestration.lib.lake.catalog import Lake
 from orchestration.lib.lake.store import ObjectStore
 from orchestration.lib.publish.marts import AthenaMarts, open_duckdb_marts
 
@@ -71,7 +72,7 @@ def write_report(data: ReportData, store: ObjectStore) -> list[str]:
 
 def build_report(
     open_reader: Callable[[], Any],
-    lake: ObjectStore,
+    lake: Lake,
     report_store: ObjectStore,
     *,
     month: str | None,
