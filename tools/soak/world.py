@@ -32,6 +32,7 @@ from typing import Any
 
 from tools.demo_corpus import (
     ACTION_TYPES,
+    SAMPLE_FORMS,
     build_finding,
     build_next_version,
     eventbridge_event,
@@ -137,7 +138,7 @@ class World:
                 created_at=created,
                 updated_at=created,
                 count=1,
-                sample_form="flag" if is_sample else None,
+                sample_form=rng.choice(SAMPLE_FORMS) if is_sample else None,
             )
             finding = SimFinding(first["id"], [first], is_sample)
             self._evolve(finding, created)
