@@ -14,6 +14,7 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.lib.environment import DBT_PROJECT_DIR, get_settings
 from orchestration.lib.ingest.runner import run_ingest
+from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
 from tests.helpers.finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes
 
@@ -90,7 +91,7 @@ def pipeline(tmp_path_factory):
             patch.setenv("GUARDDUTY_DUCKDB_PATH", str(root / "warehouse.duckdb"))
             patch.setenv("DBT_TARGET", "duckdb")
             get_settings.cache_clear()
-            run_ingest(LocalStore(root / "raw"), LocalStore(root / "lake"))
+            run_ingest(LocalStore(root / "raw"), connect_lake(str(root / "lake")))
             partitioned = dg.materialize(
                 [assets.dbt_incremental_models], partition_key="2026-10-31", resources=resources
             )
