@@ -20,6 +20,7 @@ import vl_convert
 from orchestration.defs.publish.dashboard_assets import OFFLINE_DASHBOARD, offline_dashboard
 from orchestration.lib.environment import ConfigurationError, get_settings
 from orchestration.lib.publish.dashboard_data import DashboardData, load_dashboard_data
+from orchestration.lib.publish.html import write_atomically
 from orchestration.lib.publish.marts import MissingMartsError
 from orchestration.lib.publish.offline_dashboard import (
     chart_specs,
@@ -402,13 +403,14 @@ def test_exported_charts_are_filtered_like_the_page_opens(dashboard_data: Dashbo
     vl_convert.vegalite_to_vega(severity)
 
 
-def test_write_dashboard_replaces_a_previous_report(
-    dashboard_data: DashboardData, tmp_path: Path
-) -> None:
-    write_dashboard(dashboard_data, tmp_path)
-    (tmp_path / "index.html").chmod(0o444)
-    write_dashboard(dashboard_data, tmp_path)
-    assert (tmp_path / "index.html").stat().st_mode & 0o777 == 0o644
+def test_files_are_replaced_whole_and_readable(tmp_path: Path) -> None:
+    page = tmp_path / "reports" / "index.html"
+    write_atomically(page, b"old")
+    page.chmod(0o444)
+    write_atomically(page, b"new")
+    assert page.read_bytes() == b"new"
+    assert page.stat().st_mode & 0o777 == 0o644
+    assert [path.name for path in page.parent.iterdir()] == ["index.html"]
 
 
 def test_empty_marts_render_an_empty_dashboard(tmp_path: Path) -> None:
