@@ -1945,6 +1945,8 @@ def generate_demo_corpus(
     target_dir.mkdir(parents=True, exist_ok=True)
     summary = CorpusSummary(target_dir=str(target_dir), seed=seed, end_date=end_date.isoformat())
     end_ms = _to_ms(datetime.combine(end_date + timedelta(days=1), datetime.min.time(), UTC))
+    # Nothing dated after now: the ingest quarantines timestamps from the future.
+    end_ms = min(end_ms, _to_ms(datetime.now(UTC)))
     start_ms = end_ms - days * 86_400_000
     content_rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not security
     delivery_rng = random.Random(f"delivery-{seed}")  # noqa: S311 - as above
