@@ -14,6 +14,7 @@ from orchestration.lib.lake.store import open_store
 RAW_FINDINGS = dg.AssetKey(["raw", "guardduty_findings"])
 LAKE_FINDINGS = dg.AssetKey(["lake", "findings"])
 LAKE_QUARANTINE = dg.AssetKey(["lake", "quarantine"])
+LAKE_LEDGER = dg.AssetKey(["lake", "ingest_ledger"])
 INGEST_POOL = "guardduty_ingest"
 
 raw_guardduty_findings = dg.AssetSpec(
@@ -52,6 +53,17 @@ raw_guardduty_findings = dg.AssetSpec(
                 "as a finding, with the reason."
             ),
         ),
+        dg.AssetSpec(
+            LAKE_LEDGER,
+            deps=[RAW_FINDINGS, GUARDDUTY_API_BACKFILL],
+            group_name="ingest",
+            kinds={"iceberg"},
+            description=(
+                "One row per raw object read (ingested, skipped or quarantined), committed after "
+                "its batch's findings and quarantine rows: the commit point that makes them "
+                "visible, and the record of what was read."
+            ),
+        ),
     ],
     pool=INGEST_POOL,
 )
@@ -81,6 +93,13 @@ def guardduty_lake(context: dg.AssetExecutionContext, s3: S3Resource):
         metadata={
             "records_quarantined": stats.records_quarantined,
             "objects_quarantined": stats.objects_quarantined,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=LAKE_LEDGER,
+        metadata={
+            "objects_read": stats.objects_read,
+            "batches_committed": stats.batches_committed,
         },
     )
 
