@@ -574,6 +574,18 @@ def test_dashboard_opens_offline_and_its_filters_update_the_charts(
         )
         map_names = [n for n in chromium.evaluate(_ACCESSIBLE_NAMES) if n.startswith("World map")]
         assert len(map_names) == 6  # five shaded countries and the dot of Singapore
+        high_bar = chromium.evaluate(
+            "(() => { const bar = [...document.querySelectorAll('#dashboard [aria-label]')]"
+            ".find(e => e.ariaLabel === 'Findings by severity, High: 2');"
+            " const box = bar.getBoundingClientRect();"
+            " return [box.x + box.width / 2, box.y + box.height / 2]; })()"
+        )
+        chromium.call("Input.dispatchMouseEvent", type="mouseMoved", x=high_bar[0], y=high_bar[1])
+        tooltip = chromium.evaluate(
+            "new Promise(resolve => setTimeout(() => resolve("
+            "document.querySelector('#vg-tooltip-element.visible').innerText), 200))"
+        )
+        assert tooltip.split() == ["Severity", "High", "Findings", "2"]
         # Hostile strings are shown as text, not run as markup.
         assert f"Top 10 finding types, {HOSTILE_FINDING_TYPE}: 1" in chromium.evaluate(
             _ACCESSIBLE_NAMES

@@ -124,9 +124,12 @@ def daily_trend(base: alt.Chart, title: str, *, width: int = 1100) -> alt.Chart:
     )
 
 
+_FIELD_TITLES = {"severity_label": "Severity", "country_name": "Country"}
+
+
 def title_case(field: str) -> str:
-    """``severity_label`` -> ``Severity label``: a column name as people read it."""
-    return field.replace("_", " ").capitalize()
+    """``finding_type`` -> ``Finding type``: a field name as people read it."""
+    return _FIELD_TITLES.get(field) or field.replace("_", " ").capitalize()
 
 
 def to_svg(chart: alt.TopLevelMixin) -> str:
