@@ -89,6 +89,7 @@ class SoakReport:
 class Soak:
     def __init__(self, world: World, workdir: Path, log: Callable[[str], None] = print) -> None:
         self.world, self.workdir, self.log = world, workdir, log
+        self.started, self.cpu_started = time.monotonic(), _cpu_seconds()
         self.source = workdir / "source"
         self.source.mkdir(parents=True, exist_ok=True)
         self.clock = SimulatedClock(world.start)
@@ -395,7 +396,9 @@ class Soak:
         self.report.differences += [(self.day, difference) for difference in differences]
         self.log(
             f"day {self.day + 1:>3} ({self.clock.now():%Y-%m-%d}): {len(expected)} findings, "
-            f"{len(self.written)} objects written, {len(differences)} differences"
+            f"{len(self.written)} objects written, {len(differences)} differences "
+            f"({time.monotonic() - self.started:.0f} s, {_cpu_seconds() - self.cpu_started:.0f} "
+            "CPU s so far)"
         )
         for difference in differences[:10]:
             self.log(f"    {difference}")
