@@ -183,6 +183,7 @@ def fill_bucket(client, bucket: str, objects: int) -> None:
 
 
 class TestS3:
+    @pytest.mark.integration
     def test_moto_s3_paginates_beyond_1000_keys_and_reads_gzip_lines(self, monkeypatch, lake):
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-access-key")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")

@@ -180,6 +180,7 @@ def assert_each_object_once(lake: Lake, results: list[dict]) -> None:
     assert pinned.visible(tables.QUARANTINE, ["source_uri"]).num_rows == 2
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("processes", [2, 4])
 def test_concurrent_ingest_processes_on_a_local_lake_read_each_object_once(tmp_path, processes):
     sources = overlapping_sources(tmp_path / "raw", processes)
