@@ -272,7 +272,7 @@ def test_a_finding_counts_once_per_country_and_unknown_countries_are_named(
     assert countries.total("finding_count", country_code="DE") == 1
     assert HOSTILE_COUNTRY_NAME in countries.column("country_name")
     assert dashboard_data.country_count == 6  # CN RU US BR SG DE; the unknown one is no country
-    assert dashboard_data.country_names["SG"].latitude == pytest.approx(1.35)
+    assert dashboard_data.countries_by_code["SG"].latitude == pytest.approx(1.35)
 
 
 def test_compliance_cells_count_archives_within_target_and_open_past_it(

@@ -108,7 +108,7 @@ class DashboardData:
     finding_types: Cells
     countries: Cells
     compliance: Cells
-    country_names: dict[str | None, Country]
+    countries_by_code: dict[str | None, Country]
     total_findings: int
     total_occurrences: int
     account_count: int
@@ -183,7 +183,7 @@ def read_dashboard_data(reader: MartReader) -> DashboardData:
         None,
         _COMPLIANCE_CELLS,
     )
-    country_names = {
+    countries_by_code = {
         code: Country(code, str(name or code or UNKNOWN_COUNTRY), latitude, longitude)
         for code, name, latitude, longitude in reader.rows(_COUNTRIES)
     }
@@ -191,7 +191,9 @@ def read_dashboard_data(reader: MartReader) -> DashboardData:
     # The country's name beside its code: the charts name countries, the map joins on codes.
     countries = Cells(
         (*located.columns[:-1], "country_name", "finding_count"),
-        tuple((*row[:-1], _country_name(country_names, row[-2]), row[-1]) for row in located.rows),
+        tuple(
+            (*row[:-1], _country_name(countries_by_code, row[-2]), row[-1]) for row in located.rows
+        ),
     )
     [(total, occurrences, accounts, regions, first_seen, last_seen)] = reader.rows(_SUMMARY)
     return DashboardData(
@@ -199,7 +201,7 @@ def read_dashboard_data(reader: MartReader) -> DashboardData:
         finding_types=finding_types,
         countries=countries,
         compliance=compliance,
-        country_names=country_names,
+        countries_by_code=countries_by_code,
         total_findings=int(total),
         total_occurrences=int(occurrences),
         account_count=int(accounts),

@@ -362,7 +362,7 @@ def datasets(data: DashboardData) -> dict[str, list]:
         "compliance": [data.compliance.as_columns()],
         "country_points": [
             {"country_code": code, "latitude": c.latitude, "longitude": c.longitude}
-            for code, c in data.country_names.items()
+            for code, c in data.countries_by_code.items()
             if code and code not in on_map and c.latitude is not None and c.longitude is not None
         ],
         "world": load_world_map(),
