@@ -118,7 +118,7 @@ def _print_results(result: object, settings: Settings) -> None:
                 f"{metadata['objects_already_ingested']}"
             )
     print(f"Raw source:     {settings.source_uri}")
-    print(f"Parquet lake:   {settings.lake_uri}")
+    print(f"Iceberg lake:   {settings.lake_uri}")
     if settings.is_production:
         print(f"Athena schema:  {settings.athena_schema} (workgroup {settings.athena_workgroup})")
     else:

@@ -98,7 +98,7 @@ def guardduty_lake(context: dg.AssetExecutionContext, s3: S3Resource):
     yield dg.MaterializeResult(
         asset_key=LAKE_LEDGER,
         metadata={
-            "objects_read": stats.objects_read,
+            "ledger_rows_committed": stats.objects_read,
             "batches_committed": stats.batches_committed,
         },
     )
