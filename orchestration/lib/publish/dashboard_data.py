@@ -163,6 +163,8 @@ def _country_name(countries: dict[str | None, Country], code: str | None) -> str
 
 
 def read_dashboard_data(reader: MartReader) -> DashboardData:
+    """The dashboard's cells and totals, through any MartReader."""
+
     def cells(measures: tuple[str, ...], category: str | None, sql: str) -> Cells:
         keys = (*FILTER_COLUMNS, category) if category else FILTER_COLUMNS
         rows = tuple(
