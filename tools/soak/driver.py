@@ -450,7 +450,7 @@ class Soak:
 def read_marts(path: Path) -> dict[str, list[dict[str, Any]]]:
     if not path.exists():
         return {}
-    with duckdb.connect(str(path), read_only=True) as connection:
+    with _connect_read_only(path) as connection:
         tables = {
             name
             for (name,) in connection.execute(
@@ -464,6 +464,19 @@ def read_marts(path: Path) -> dict[str, list[dict[str, Any]]]:
                 columns = [column[0] for column in cursor.description]
                 marts[mart] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         return marts
+
+
+def _connect_read_only(path: Path, attempts: int = 30) -> duckdb.DuckDBPyConnection:
+    """DuckDB allows one writer: wait for another process's connection (someone inspecting the
+    warehouse) to close, for up to ``attempts`` seconds."""
+    for attempt in range(attempts):
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
 
 
 def _asset_keys(job: dg.JobDefinition, selection: list[dg.AssetKey] | None = None) -> set:
