@@ -19,13 +19,13 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import e2e, s3_ingest
+from bench import e2e, history, s3_ingest
 from bench.common import PROJECT_ROOT, Section, load_average, machine
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
-FULL = {"s3_objects": 20_000, "e2e_versions": 1_000_000}
-QUICK = {"s3_objects": 2_000, "e2e_versions": 100_000}
-SECTIONS = ("s3", "e2e", "startup")
+FULL = {"s3_objects": 20_000, "e2e_versions": 1_000_000, "history_batches": 1_000}
+QUICK = {"s3_objects": 2_000, "e2e_versions": 100_000, "history_batches": 100}
+SECTIONS = ("s3", "e2e", "startup", "history")
 
 
 def _run_section(name: str, function, *args) -> Section:
@@ -97,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         if "s3" in only:
             sections.append(
                 _run_section("s3_ingest", s3_ingest.run, work / "s3", sizes["s3_objects"], today)
+            )
+        if "history" in only:
+            sections.append(
+                _run_section(
+                    "history", history.run, work / "history", sizes["history_batches"], today
+                )
             )
         if "e2e" in only:
             sections.append(
