@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
@@ -22,10 +24,19 @@ from orchestration.lib.lake import reader
 from orchestration.lib.lake.catalog import open_lake
 
 SNAPSHOTS_VARIABLE = "GUARDDUTY_LAKE_SNAPSHOTS"
+# A folder: each connection logs every file read and its bytes there (bench/e2e.py sums them).
+READ_LOG_VARIABLE = "GUARDDUTY_DUCKDB_READ_LOG"
 
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn) -> None:
+        read_log = os.environ.get(READ_LOG_VARIABLE)
+        if read_log:
+            folder = Path(read_log) / uuid.uuid4().hex
+            conn.execute(
+                "call enable_logging('FileSystem', level = 'trace', storage = 'file', "
+                f"storage_path = '{folder}')"
+            )
         settings = load_settings()
         pinned_ids = os.environ.get(SNAPSHOTS_VARIABLE, "").strip()
         pinned = reader.pin(open_lake(settings), json.loads(pinned_ids) if pinned_ids else None)
