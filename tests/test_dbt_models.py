@@ -4,6 +4,7 @@ Expectations are computed here in plain Python from the same findings, not read 
 """
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -274,9 +275,11 @@ def test_dbt_unit_tests_pass(dbt_env):
     if not dbt_env["db"].exists():
         write_batch(dbt_env["lake"], "b1", "2024-03-02T00:00:00Z", BATCH_1)
         _materialize(dbt_env["assets"], "2024-03-01")
+    # A session time zone other than UTC: GuardDuty's times without an offset must still be UTC.
     result = subprocess.run(
         [DBT, "test", "--select", "test_type:unit"],
         cwd=DBT_PROJECT_DIR,
+        env={**os.environ, "TZ": "America/New_York"},
         capture_output=True,
         text=True,
         check=False,

@@ -16,8 +16,13 @@
     cast(try(from_iso8601_timestamp({{ text }})) at time zone 'UTC' as {{ utc_timestamp_type() }})
 {%- endmacro %}
 
+{# A time without an offset is UTC (GuardDuty writes UTC), never the session's time zone. #}
 {% macro duckdb__parse_iso_timestamp(text) -%}
-    cast(timezone('UTC', try_cast({{ text }} as timestamptz)) as timestamp)
+    case
+        when regexp_matches({{ text }}, '[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$')
+            then cast(timezone('UTC', try_cast({{ text }} as timestamptz)) as timestamp)
+        else try_cast({{ text }} as timestamp)
+    end
 {%- endmacro %}
 
 {# UTC timestamps: Athena Iceberg tables only store microsecond precision. #}
