@@ -58,7 +58,8 @@ def test_lineage_runs_raw_to_lake_to_staging_to_marts_to_quicksight(definitions)
     assert key("lake", "findings") in upstream(key("stg_guardduty__findings"))
     assert key("lake", "quarantine") in upstream(key("stg_guardduty__quarantine"))
     assert key("fct_findings") in upstream(key("quicksight", "spice_refresh"))
-    assert key("agg_findings_by_country") in upstream(key("reports", "offline_dashboard"))
+    assert key("fct_finding_remote_endpoints") in upstream(key("reports", "offline_dashboard"))
+    assert key("quicksight", "datasets") in upstream(key("quicksight", "dashboard"))
 
 
 def test_every_contract_mart_has_dbt_tests_as_asset_checks(definitions):
