@@ -64,5 +64,10 @@ def test_two_simulated_days_through_the_real_definitions_match_the_oracle(tmp_pa
     )
     assert soak.returncode == 0, soak.stdout[-6000:] + soak.stderr[-3000:]
     assert "Soak PASSED: 2 days checked, 0 differences" in soak.stdout
-    for scenario in ("crash while reading the source", "two ingest runs racing"):
-        assert f"{scenario}: exercised" in soak.stdout
+    for scenario in (
+        "crash while reading the source",
+        "crash between the rows and the ledger commit",
+        "dbt partition backfill during an ingest",
+        "two ingest runs racing",
+    ):
+        assert f"{scenario}: exercised" in soak.stdout, scenario
