@@ -53,8 +53,9 @@ def _cost_table(report: SoakReport) -> str:
             f"{cost.ledger_bytes / 1024:>10.1f} {cost.seconds:>7.1f} {cost.cpu_seconds:>6.1f}"
         )
     total = sum(cost.seconds for cost in report.costs)
+    cpu = sum(cost.cpu_seconds for cost in report.costs)
     lines.append(
         f"{'':>3}  {'all runs':<44} {'':<7} {'':>6} {'':>10} {'':>9} {'':>12} {'':>10} "
-        f"{total:>7.1f}"
+        f"{total:>7.1f} {cpu:>6.1f}"
     )
     return "\n".join(lines)
