@@ -12,6 +12,7 @@ After the day's pipeline run, every checked mart is compared with the oracle.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import resource
@@ -45,6 +46,7 @@ from tools.soak.faults import (
 from tools.soak.world import REGIONS, Delivery, FakeGuardDutyClient, Observation, World
 
 SENSOR_EVERY = timedelta(hours=6)
+LAST_TICK = timedelta(minutes=5)
 API_PAGES_PREFIX = "guardduty-api"
 BACKFILL_AT = timedelta(hours=4)
 API_BACKFILL = dg.AssetKey(["raw", "guardduty_api_backfill"])
@@ -145,9 +147,14 @@ class Soak:
         moment = day_start + SENSOR_EVERY
         while moment < day_end:
             for sensor in self.definitions.sensors or []:
-                if _job_name(sensor):
-                    ticks.append((moment, lambda at, sensor=sensor: self._sensor_tick(sensor)))
+                ticks.append((moment, lambda at, sensor=sensor: self._sensor_tick(sensor)))
             moment += SENSOR_EVERY
+        # Sensors that start no run (alerts) tick once more after the day's pipeline run.
+        for sensor in self.definitions.sensors or []:
+            if not _job_name(sensor):
+                ticks.append(
+                    (day_end - LAST_TICK, lambda at, sensor=sensor: self._sensor_tick(sensor))
+                )
         backfill_scheduled = False
         for schedule in self.definitions.schedules or []:
             job = self.definitions.resolve_job_def(schedule.job_name)
@@ -180,6 +187,8 @@ class Soak:
         )
         data = sensor.evaluate_tick(context)
         self.cursors[sensor.name] = data.cursor
+        if not _job_name(sensor):
+            return
         for request in data.run_requests or []:
             if request.run_key in self.launched_run_keys:
                 continue
@@ -391,6 +400,7 @@ class Soak:
                 for record in item.quarantine
             ]
             differences += oracle.check_quarantine(quarantine, marts["ingest_quarantine"])
+            differences += oracle.check_alerts(expected, _read_alerts())
         differences += self._check_ledger(visible)
         self.report.days_checked += 1
         self.report.differences += [(self.day, difference) for difference in differences]
@@ -484,6 +494,14 @@ def _asset_keys(job: dg.JobDefinition, selection: list[dg.AssetKey] | None = Non
         return set(selection)
     layer = getattr(job, "asset_layer", None)
     return set(layer.selected_asset_keys) if layer is not None else set()
+
+
+def _read_alerts() -> list[dict[str, Any]]:
+    """The alerts the alert sensor sent (GUARDDUTY_ALERT_FILE, JSON Lines)."""
+    path = Path(os.environ["GUARDDUTY_ALERT_FILE"])
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _is_page(key: tuple) -> bool:

@@ -54,6 +54,8 @@ class ExpectedFinding:
     countries: frozenset[tuple[str | None, str]]
     # Archive transitions: (first observed at, archived), in time order.
     transitions: tuple[tuple[datetime, bool], ...]
+    # A High or Critical copy that is not archived was seen: the finding alerts, once.
+    alertable: bool
 
     @property
     def first_archived_at(self) -> datetime | None:
@@ -113,6 +115,9 @@ def expected_findings(observations: Iterable[Observation]) -> dict[str, Expected
             row=_fact_row(current, latest_copy.archived),
             countries=frozenset(_located_countries(current)),
             transitions=_transitions(seen),
+            alertable=any(
+                not item.archived and float(item.finding["severity"]) >= 7.0 for item in seen
+            ),
         )
     return expected
 
@@ -335,3 +340,15 @@ def check_quarantine(
         actual[key] = {"record_index": row.get("record_index", "(no such column)")}
     wanted = {key: {"record_index": key[2]} for key in expected}
     return differences + compare_rows("ingest_quarantine", wanted, actual)
+
+
+def check_alerts(
+    expected: dict[str, ExpectedFinding], alerts: list[dict[str, Any]]
+) -> list[Difference]:
+    """One alert per High or Critical finding with a copy that is not archived (severities do not
+    change in the simulation, so there are no escalations); none for samples or suppressed ones."""
+    sent: dict[str, dict[str, int]] = defaultdict(lambda: {"alerts": 0})
+    for alert in alerts:
+        sent[alert["finding_id"]]["alerts"] += 1
+    wanted = {key: {"alerts": 1} for key, item in expected.items() if item.alertable}
+    return compare_rows("alerts", wanted, dict(sent))

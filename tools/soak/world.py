@@ -13,7 +13,8 @@ Each version reaches the raw source as GuardDuty's channels deliver it:
 - the API, which the pipeline's backfill reads through ``FakeGuardDutyClient``: the current
   version of every finding with its archive state at the moment of the call.
 
-Besides findings, the source receives sample findings, a non-finding EventBridge event and bad
+A few findings are suppressed (archived as they are created): only the API shows them. Besides
+findings, the source receives sample findings, a non-finding EventBridge event and bad
 objects (invalid JSON, a bad export line, an array with bad elements, timestamps in the future and
 before GuardDuty existed), each with the quarantine records the contract prescribes.
 """
@@ -60,6 +61,9 @@ class SimFinding:
     versions: list[dict[str, Any]]
     is_sample: bool
     archive_events: list[tuple[datetime, bool]] = field(default_factory=list)
+    # Archived by a suppression rule as it is created: GuardDuty sends it to neither EventBridge
+    # nor the export, so only the API shows it (archived).
+    suppressed: bool = False
 
     def version_at(self, moment: datetime) -> dict[str, Any] | None:
         times = [parse_time(version["updatedAt"]) for version in self.versions]
@@ -142,6 +146,9 @@ class World:
             )
             finding = SimFinding(first["id"], [first], is_sample)
             self._evolve(finding, created)
+            if not is_sample and rng.random() < 0.05:
+                finding.suppressed = True
+                finding.archive_events = [(created + timedelta(seconds=1), True)]
             self.findings[finding.finding_id] = finding
 
     def _evolve(self, finding: SimFinding, created: datetime) -> None:
@@ -179,7 +186,7 @@ class World:
         rng = self.rng
         exports: dict[tuple[str, str, datetime], list[dict[str, Any]]] = {}
         for finding in self.findings.values():
-            for version in finding.versions:
+            for version in [] if finding.suppressed else finding.versions:
                 updated = parse_time(version["updatedAt"])
                 if updated >= self.end:
                     continue
