@@ -119,7 +119,7 @@ def _print_results(result: object, settings: Settings) -> None:
             )
     print(f"Raw source:     {settings.source_uri}")
     print(f"Iceberg lake:   {settings.lake_uri}")
-    if settings.is_production:
+    if settings.uses_athena:
         print(f"Athena schema:  {settings.athena_schema} (workgroup {settings.athena_workgroup})")
     else:
         print(f"DuckDB marts:   {settings.duckdb_path}")

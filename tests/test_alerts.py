@@ -24,6 +24,7 @@ from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
 from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes, with_service
 from tests.helpers.guardduty_api_stubs import stubbed_client
+from tests.helpers.settings import settings_resources
 
 NOW = datetime(2026, 10, 3, tzinfo=UTC)
 MAX_AGE = timedelta(days=7)
@@ -394,20 +395,20 @@ def test_the_local_file_gets_one_json_line_per_alert_appended(tmp_path):
 class TestSensor:
     @pytest.fixture
     def settings(self, fresh_settings, monkeypatch):
-        from orchestration.lib.environment import get_audit_settings
-
         monkeypatch.delenv("GUARDDUTY_ALERT_SNS_TOPIC_ARN", raising=False)
         monkeypatch.delenv("GUARDDUTY_ALERT_FILE", raising=False)
-        get_audit_settings.cache_clear()
-        yield fresh_settings / "data"
-        get_audit_settings.cache_clear()
+        return fresh_settings / "data"
 
     def evaluate(self, cursor):
         from orchestration.defs.audit.sensors import guardduty_alerts_sensor
 
         context = dg.build_sensor_context(
             cursor=cursor,
-            resources={"s3": S3Resource(), "sns": SnsResource(region_name="eu-west-1")},
+            resources={
+                "s3": S3Resource(),
+                "sns": SnsResource(region_name="eu-west-1"),
+                **settings_resources(),
+            },
         )
         return guardduty_alerts_sensor(context)
 

@@ -53,7 +53,7 @@ def test_on_aws_the_report_job_backfills_ingests_and_builds_what_the_report_read
 ):
     from orchestration.defs.audit.report_schedules import review_report_selection
 
-    selected = review_report_selection(is_production=True).resolve(asset_graph)
+    selected = review_report_selection(uses_athena=True).resolve(asset_graph)
 
     backfill = dg.AssetKey(["raw", "guardduty_api_backfill"])
     lake = dg.AssetKey(["lake", "findings"])
@@ -71,7 +71,7 @@ def test_on_aws_the_report_job_backfills_ingests_and_builds_what_the_report_read
 def test_locally_the_report_job_has_no_guardduty_api_to_ask(asset_graph):
     from orchestration.defs.audit.report_schedules import review_report_selection
 
-    selected = review_report_selection(is_production=False).resolve(asset_graph)
+    selected = review_report_selection(uses_athena=False).resolve(asset_graph)
 
     assert dg.AssetKey(["raw", "guardduty_api_backfill"]) not in selected
     assert dg.AssetKey(["lake", "findings"]) in selected

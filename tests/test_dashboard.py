@@ -18,7 +18,7 @@ import pytest
 import vl_convert
 
 from orchestration.defs.publish.dashboard_assets import OFFLINE_DASHBOARD, offline_dashboard
-from orchestration.lib.environment import ConfigurationError, get_settings
+from orchestration.lib.environment import ConfigurationError
 from orchestration.lib.publish.dashboard_data import DashboardData, load_dashboard_data
 from orchestration.lib.publish.html import write_atomically
 from orchestration.lib.publish.marts import MissingMartsError
@@ -30,6 +30,7 @@ from orchestration.lib.publish.offline_dashboard import (
 )
 from orchestration.lib.publish.world_map import load_world_map, mapped_codes
 from tests.helpers.browser import offline_chromium
+from tests.helpers.settings import settings_resources
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARTS = (
@@ -437,9 +438,7 @@ def local_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, warehouse: P
     monkeypatch.setenv("GUARDDUTY_DUCKDB_PATH", str(warehouse))
     monkeypatch.setenv("GUARDDUTY_REPORT_DIR", str(tmp_path / "reports"))
     monkeypatch.delenv("DBT_TARGET", raising=False)
-    get_settings.cache_clear()
-    yield tmp_path / "reports"
-    get_settings.cache_clear()
+    return tmp_path / "reports"
 
 
 def test_offline_dashboard_asset_spec() -> None:
@@ -454,7 +453,7 @@ def test_offline_dashboard_asset_spec() -> None:
 
 
 def test_offline_dashboard_asset_writes_the_report(local_settings: Path) -> None:
-    result = dg.materialize([offline_dashboard])
+    result = dg.materialize([offline_dashboard], resources=settings_resources())
     assert result.success
     [materialization] = result.asset_materializations_for_node("reports__offline_dashboard")
     metadata = materialization.metadata
@@ -472,18 +471,18 @@ def test_offline_dashboard_asset_reads_the_configured_schema(
     other = tmp_path / "marts.duckdb"
     build_marts(other, schema="marts")
     monkeypatch.setenv("GUARDDUTY_DUCKDB_PATH", str(other))
-    get_settings.cache_clear()
     config = {"ops": {"reports__offline_dashboard": {"config": {"schema_name": "marts"}}}}
-    assert dg.materialize([offline_dashboard], run_config=config).success
+    assert dg.materialize(
+        [offline_dashboard], resources=settings_resources(), run_config=config
+    ).success
 
 
 def test_offline_dashboard_asset_fails_clearly_without_marts(
     local_settings: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GUARDDUTY_DUCKDB_PATH", str(tmp_path / "absent.duckdb"))
-    get_settings.cache_clear()
     with pytest.raises(dg.Failure, match="build the dbt marts first"):
-        dg.materialize([offline_dashboard])
+        dg.materialize([offline_dashboard], resources=settings_resources())
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from tests.helpers.dbt_lake_builder import (
     write_batch,
     write_quarantine,
 )
+from tests.helpers.settings import settings_resources
 
 DBT = str(Path(sys.executable).parent / "dbt")
 
@@ -176,7 +177,8 @@ def _materialize(assets_module, partition_key: str) -> None:
             profiles_dir=str(DBT_PROJECT_DIR),
             target="duckdb",
             dbt_executable=DBT,
-        )
+        ),
+        **settings_resources(),
     }
     result = dg.materialize(
         [assets_module.dbt_incremental_models], partition_key=partition_key, resources=resources

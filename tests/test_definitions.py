@@ -11,6 +11,7 @@ from moto import mock_aws
 
 from orchestration.lib.publish.schedule_policy import REFRESHES_PER_DAY, pipeline_cron
 from tests.helpers.finding_fixtures import a_finding, to_bytes
+from tests.helpers.settings import settings_resources
 
 CONTRACT_MARTS = [
     "fct_findings",
@@ -81,8 +82,8 @@ def test_the_local_pipeline_leaves_out_quicksight_and_production_the_offline_das
     from orchestration.defs.pipeline.jobs import pipeline_selection
 
     graph = definitions.resolve_asset_graph()
-    local = pipeline_selection(is_production=False).resolve(graph)
-    production = pipeline_selection(is_production=True).resolve(graph)
+    local = pipeline_selection(uses_athena=False).resolve(graph)
+    production = pipeline_selection(uses_athena=True).resolve(graph)
     assert key("reports", "offline_dashboard") in local
     assert not {key("quicksight", "datasets"), key("quicksight", "spice_refresh")} & local
     assert key("quicksight", "spice_refresh") in production
@@ -122,7 +123,7 @@ def test_sensor_requests_an_ingest_run_only_when_new_objects_arrive(fresh_settin
     raw.mkdir()
     monkeypatch.setenv("GUARDDUTY_SOURCE_URI", str(raw))
     (raw / "one.json").write_bytes(to_bytes(a_finding()))
-    resources = {"s3": S3Resource()}
+    resources = {"s3": S3Resource(), **settings_resources()}
 
     first = new_raw_objects_sensor(dg.build_sensor_context(resources=resources))
     assert isinstance(first, dg.RunRequest)
@@ -150,7 +151,7 @@ def test_sensor_lists_s3_with_a_last_modified_cursor(fresh_settings, monkeypatch
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
     monkeypatch.setenv("GUARDDUTY_SOURCE_URI", "s3://sensor-raw/guardduty")
     with mock_aws():
-        resources = {"s3": S3Resource(region_name="us-east-1")}
+        resources = {"s3": S3Resource(region_name="us-east-1"), **settings_resources()}
         client = resources["s3"].get_client()
         client.create_bucket(Bucket="sensor-raw")
         empty = new_raw_objects_sensor(dg.build_sensor_context(resources=resources))

@@ -1,5 +1,8 @@
 """Configuration: defaults, validation of values that reach SQL or paths, and one reading."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from orchestration.lib.environment import ConfigurationError, load_settings
@@ -19,6 +22,8 @@ def clean_environment(monkeypatch):
         "QUICKSIGHT_ACCOUNT_ID",
         "QUICKSIGHT_EDITION",
         "QUICKSIGHT_DATASET_PREFIX",
+        "GUARDDUTY_PARTITIONS_START",
+        "GUARDDUTY_PIPELINE_CRON",
     ):
         monkeypatch.delenv(variable, raising=False)
 
@@ -26,7 +31,7 @@ def clean_environment(monkeypatch):
 def test_with_nothing_set_everything_is_local_under_data(monkeypatch, tmp_path):
     monkeypatch.setenv("GUARDDUTY_DATA_DIR", str(tmp_path))
     settings = load_settings()
-    assert settings.dbt_target == "duckdb" and not settings.is_production
+    assert settings.dbt_target == "duckdb" and not settings.uses_athena
     assert settings.source_is_default
     assert settings.source_uri == str(tmp_path / "demo_corpus")
     assert settings.lake_uri == str(tmp_path / "lake")
@@ -73,9 +78,46 @@ def test_sql_identifiers_from_configuration_are_validated(monkeypatch, value):
         ("QUICKSIGHT_DATASET_PREFIX", "a/b", "QUICKSIGHT_DATASET_PREFIX"),
         ("GUARDDUTY_INGEST_CONCURRENCY", "0", "at least 1"),
         ("GUARDDUTY_MAX_OBJECT_BYTES", "lots", "whole number"),
+        ("GUARDDUTY_PARTITIONS_START", "2024-13-01", "GUARDDUTY_PARTITIONS_START"),
+        ("GUARDDUTY_PIPELINE_CRON", "every hour", "five fields"),
     ],
 )
 def test_bad_values_fail_with_the_variable_named(monkeypatch, variable, value, message):
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=message):
         load_settings()
+
+
+def test_schedule_and_partition_overrides_are_settings(monkeypatch):
+    assert load_settings().partitions_start == "2024-01-01"
+    assert load_settings().pipeline_cron_override == ""
+    monkeypatch.setenv("GUARDDUTY_PARTITIONS_START", "2025-06-01")
+    monkeypatch.setenv("GUARDDUTY_PIPELINE_CRON", "  45   23 * * * ")
+    settings = load_settings()
+    assert settings.partitions_start == "2025-06-01"
+    assert settings.pipeline_cron_override == "45 23 * * *"
+
+
+def test_only_athena_as_the_dbt_target_means_the_marts_are_in_athena(monkeypatch):
+    assert not load_settings().uses_athena
+    monkeypatch.setenv("DBT_TARGET", "athena")
+    assert load_settings().uses_athena
+
+
+def test_the_project_reads_its_variables_only_in_the_environment_module():
+    """Elsewhere only the dbt plugin (inside dbt's process), the lake catalog (the AWS SDK's own
+    variables, for PyIceberg), the dashboard (the user's cache folder) and the command line
+    (Dagster's DAGSTER_HOME) touch the environment."""
+    package = Path(__file__).resolve().parents[1] / "orchestration"
+    readers = {
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if re.search(r"os\.environ|os\.getenv", path.read_text(encoding="utf-8"))
+    }
+    assert readers == {
+        "cli.py",
+        "lib/environment.py",
+        "lib/lake/dbt_duckdb_plugin.py",
+        "lib/lake/catalog.py",
+        "lib/publish/offline_dashboard.py",
+    }

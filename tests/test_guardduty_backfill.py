@@ -34,6 +34,7 @@ from tests.helpers.guardduty_api_stubs import (
     expect_list_findings,
     stubbed_client,
 )
+from tests.helpers.settings import settings_resources
 
 NOW = datetime(2026, 10, 2, 12, 0, tzinfo=UTC)
 DAY_1 = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
@@ -389,7 +390,6 @@ class TestAsset:
 
         from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL, guardduty_api_backfill
         from orchestration.lib.aws.guardduty import GuardDutyResource
-        from orchestration.lib.environment import get_audit_settings
 
         client, stubber = stubbed_client()
         clients = {REGION: client}
@@ -399,7 +399,6 @@ class TestAsset:
                 return clients[region_name]
 
         monkeypatch.setenv("GUARDDUTY_BACKFILL_REGIONS", REGION)
-        get_audit_settings.cache_clear()
         expect_list_detectors(stubber, [DETECTOR_ID])
         for ids in (["a" * 32], []):
             stubber.add_response(
@@ -412,10 +411,9 @@ class TestAsset:
 
         result = dg.materialize(
             [guardduty_api_backfill],
-            resources={"s3": S3Resource(), "guardduty": StubbedGuardDuty()},
+            resources={"s3": S3Resource(), "guardduty": StubbedGuardDuty(), **settings_resources()},
             run_config={"ops": {"raw__guardduty_api_backfill": {"config": {"days": 1}}}},
         )
-        get_audit_settings.cache_clear()
 
         stubber.assert_no_pending_responses()
         (materialization,) = result.asset_materializations_for_node("raw__guardduty_api_backfill")

@@ -21,6 +21,7 @@ from tests.helpers.finding_fixtures import (
     with_service,
 )
 from tests.helpers.s3_servers import s3_client, s3_environment
+from tests.helpers.settings import settings_resources
 
 
 def write(root: Path, key: str, data: bytes) -> None:
@@ -229,7 +230,9 @@ def test_ingest_asset_materialises_against_a_local_folder(fresh_settings, monkey
     raw = fresh_settings / "raw"
     mixed_source(raw)
     monkeypatch.setenv("GUARDDUTY_SOURCE_URI", str(raw))
-    result = dg.materialize([guardduty_lake], resources={"s3": S3Resource()})
+    result = dg.materialize(
+        [guardduty_lake], resources={"s3": S3Resource(), **settings_resources()}
+    )
     assert result.success
     metadata = lake_metadata(result)
     assert metadata["objects_read"] == 8
@@ -237,7 +240,7 @@ def test_ingest_asset_materialises_against_a_local_folder(fresh_settings, monkey
         metadata["objects_ingested"] + metadata["objects_skipped"] + metadata["objects_quarantined"]
     )
     assert metadata["partitions_written"] == ["2026-10-01", "2026-10-02", "2026-10-03"]
-    again = dg.materialize([guardduty_lake], resources={"s3": S3Resource()})
+    again = dg.materialize([guardduty_lake], resources={"s3": S3Resource(), **settings_resources()})
     assert lake_metadata(again)["objects_read"] == 0
 
 

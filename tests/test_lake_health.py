@@ -18,6 +18,7 @@ from orchestration.lib.lake.catalog import Lake, connect_lake
 from orchestration.lib.lake.store import LocalStore
 from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
 from tests.helpers.guardduty_api_stubs import DETECTOR_ID, stubbed_client, updated_criteria
+from tests.helpers.settings import settings_resources
 
 ACCOUNT_A, ACCOUNT_B = "111111111111", "222222222222"
 _objects = count()
@@ -271,13 +272,9 @@ class TestReconciliation:
 class TestAssetChecks:
     @pytest.fixture
     def lake_path(self, fresh_settings, monkeypatch):
-        from orchestration.lib.environment import get_audit_settings
-
         for variable in ("GUARDDUTY_RECONCILE", "GUARDDUTY_SILENCE_HOURS", "DBT_TARGET"):
             monkeypatch.delenv(variable, raising=False)
-        get_audit_settings.cache_clear()
-        yield fresh_settings / "data"
-        get_audit_settings.cache_clear()
+        return fresh_settings / "data"
 
     def test_the_silence_check_fails_with_error_severity(self, lake_path):
         from orchestration.defs.audit.checks import findings_sources_reporting
@@ -288,7 +285,7 @@ class TestAssetChecks:
             version("b1", "2026-10-01T12:00:00Z", account=ACCOUNT_B),
         )
 
-        result = findings_sources_reporting()
+        result = findings_sources_reporting(**settings_resources())
 
         assert not result.passed
         assert result.severity == dg.AssetCheckSeverity.ERROR
@@ -297,7 +294,9 @@ class TestAssetChecks:
     def test_reconciliation_is_not_applicable_without_aws(self, lake_path):
         from orchestration.defs.audit.checks import findings_match_guardduty
 
-        result = findings_match_guardduty(guardduty=GuardDutyResource(region_name="eu-west-1"))
+        result = findings_match_guardduty(
+            guardduty=GuardDutyResource(region_name="eu-west-1"), **settings_resources()
+        )
 
         assert result.passed
         assert result.metadata["status"].value.startswith("not applicable")

@@ -189,18 +189,20 @@ def test_the_maintenance_asset_compacts_the_configured_lake(fresh_settings):
     import dagster as dg
 
     from orchestration.defs.ingest.maintenance import lake_maintenance
-    from orchestration.lib.environment import get_settings
+    from orchestration.lib.environment import load_settings
 
-    ingest_batches(open_lake(get_settings()), 0, 3)
+    settings = load_settings()
+    ingest_batches(open_lake(settings), 0, 3)
     result = dg.materialize(
         [lake_maintenance],
+        resources={"settings": settings},
         run_config={"ops": {"lake__maintenance": {"config": {"min_small_files": 2}}}},
     )
 
     assert result.success
     (materialization,) = result.asset_materializations_for_node("lake__maintenance")
     assert materialization.metadata["findings.partitions_compacted"].value == len(DAYS)
-    assert len(data_files(open_lake(get_settings()), tables.FINDINGS)) == len(DAYS)
+    assert len(data_files(open_lake(settings), tables.FINDINGS)) == len(DAYS)
 
 
 def test_a_snapshot_is_kept_for_the_retention_after_it_stopped_being_current(lake):

@@ -11,9 +11,8 @@ from dagster_aws.s3 import S3Resource
 
 from orchestration.defs.pipeline import sensors
 from orchestration.lib.lake.store import LocalStore
+from tests.helpers.settings import settings_resources
 from tests.test_listing import CountingStore, _history, capture_key, write
-
-RESOURCES = {"s3": S3Resource()}
 
 
 @pytest.fixture
@@ -37,7 +36,8 @@ def counting_source(monkeypatch) -> list[CountingStore]:
 
 
 def tick(cursor: str | None):
-    with dg.build_sensor_context(resources=RESOURCES, cursor=cursor) as context:
+    resources = {"s3": S3Resource(), **settings_resources()}
+    with dg.build_sensor_context(resources=resources, cursor=cursor) as context:
         result = sensors.new_raw_objects_sensor(context)
         return result, context.cursor
 

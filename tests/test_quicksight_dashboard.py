@@ -17,7 +17,6 @@ from botocore.stub import Stubber
 from cfnlint.api import ManualArgs, lint
 
 from orchestration import cli
-from orchestration.defs.publish import quicksight_assets
 from orchestration.defs.publish.quicksight_assets import quicksight_dashboard
 from orchestration.lib.aws.clients import RetryPolicy
 from orchestration.lib.environment import DBT_PROJECT_DIR, ConfigurationError, load_settings
@@ -654,12 +653,13 @@ def test_a_version_still_building_at_the_timeout_is_not_published(
 
 
 def test_the_dashboard_asset_deploys_after_the_datasets(client, stub, settings, monkeypatch):
-    monkeypatch.setattr(quicksight_assets, "get_settings", lambda: settings)
     monkeypatch.setattr(marts, "MARTS_DIR", FIXTURE_MARTS)
     request = create_dashboard_request(settings, build_dataset_specs(settings, FIXTURE_MARTS))
     expect_published(stub, 7, request["VersionDescription"])
     expect_grant(stub, request)
-    context = dg.build_asset_context(resources={"quicksight": stubbed_resource(client)})
+    context = dg.build_asset_context(
+        resources={"quicksight": stubbed_resource(client), "settings": settings}
+    )
 
     result = quicksight_dashboard(context)
 

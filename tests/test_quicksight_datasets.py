@@ -9,7 +9,6 @@ import dagster as dg
 import pytest
 from botocore.stub import Stubber
 
-from orchestration.defs.publish import quicksight_assets
 from orchestration.defs.publish.quicksight_assets import quicksight_datasets, spice_refresh
 from orchestration.lib.environment import DBT_PROJECT_DIR, load_settings
 from orchestration.lib.publish.quicksight import marts
@@ -69,7 +68,6 @@ def settings(monkeypatch):
 
 @pytest.fixture
 def asset_settings(settings, monkeypatch):
-    monkeypatch.setattr(quicksight_assets, "get_settings", lambda: settings)
     monkeypatch.setattr(marts, "MARTS_DIR", FIXTURE_MARTS)
     return settings
 
@@ -515,7 +513,9 @@ def test_quicksight_datasets_deploys_from_the_dbt_contracts(client, stub, asset_
     for dataset_id in published_dataset_ids():
         expect_error(stub, "describe_data_set", "ResourceNotFoundException", 404)
         stub.add_response("create_data_set", {"DataSetId": dataset_id, "Status": 201})
-    context = dg.build_asset_context(resources={"quicksight": stubbed_resource(client)})
+    context = dg.build_asset_context(
+        resources={"quicksight": stubbed_resource(client), "settings": asset_settings}
+    )
 
     result = quicksight_datasets(context)
 
@@ -529,9 +529,9 @@ def test_assets_fail_clearly_when_quicksight_is_not_configured(
     client, asset, settings, monkeypatch
 ):
     monkeypatch.delenv("QUICKSIGHT_ACCOUNT_ID")
-    unconfigured = load_settings()
-    monkeypatch.setattr(quicksight_assets, "get_settings", lambda: unconfigured)
-    context = dg.build_asset_context(resources={"quicksight": stubbed_resource(client)})
+    context = dg.build_asset_context(
+        resources={"quicksight": stubbed_resource(client), "settings": load_settings()}
+    )
 
     with pytest.raises(dg.Failure, match="QUICKSIGHT_ACCOUNT_ID"):
         asset(context)

@@ -13,7 +13,6 @@ import dagster as dg
 import pytest
 from botocore.stub import ANY, Stubber
 
-from orchestration.defs.publish import quicksight_assets
 from orchestration.defs.publish.quicksight_assets import spice_refresh
 from orchestration.lib.aws.clients import RetryPolicy
 from orchestration.lib.publish.quicksight import marts
@@ -80,7 +79,6 @@ def settings(monkeypatch):
 
 @pytest.fixture
 def asset_settings(settings, monkeypatch):
-    monkeypatch.setattr(quicksight_assets, "get_settings", lambda: settings)
     monkeypatch.setattr(marts, "MARTS_DIR", FIXTURE_MARTS)
     return settings
 
@@ -637,7 +635,10 @@ def test_spice_refresh_materializes_with_rows_per_dataset(client, stub, asset_se
             {"AwsAccountId": ACCOUNT, "DataSetId": dataset_id, "IngestionId": ANY},
         )
 
-    result = dg.materialize([spice_refresh], resources={"quicksight": stubbed_resource(client)})
+    result = dg.materialize(
+        [spice_refresh],
+        resources={"quicksight": stubbed_resource(client), "settings": asset_settings},
+    )
 
     assert result.success
     [materialization] = result.asset_materializations_for_node("quicksight__spice_refresh")
@@ -670,7 +671,9 @@ def test_spice_refresh_counts_an_ingestion_started_after_the_marts_were_material
         )
 
     result = dg.materialize(
-        [spice_refresh], resources={"quicksight": stubbed_resource(client)}, instance=instance
+        [spice_refresh],
+        resources={"quicksight": stubbed_resource(client), "settings": asset_settings},
+        instance=instance,
     )
 
     assert result.success
@@ -699,7 +702,7 @@ def test_spice_refresh_fails_after_all_datasets_ran_with_every_message(
 
     result = dg.materialize(
         [spice_refresh],
-        resources={"quicksight": stubbed_resource(client)},
+        resources={"quicksight": stubbed_resource(client), "settings": asset_settings},
         raise_on_error=False,
     )
 

@@ -12,11 +12,12 @@ import duckdb
 import pytest
 from dagster_dbt import DbtCliResource
 
-from orchestration.lib.environment import DBT_PROJECT_DIR, get_settings
+from orchestration.lib.environment import DBT_PROJECT_DIR
 from orchestration.lib.ingest.runner import run_ingest
 from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
 from tests.helpers.finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes
+from tests.helpers.settings import settings_resources
 
 # Ingest and dbt end to end, over and over: left out of `make test-fast`.
 pytestmark = pytest.mark.integration
@@ -90,14 +91,15 @@ def pipeline(tmp_path_factory):
             patch.setenv("GUARDDUTY_LAKE_URI", str(root / "lake"))
             patch.setenv("GUARDDUTY_DUCKDB_PATH", str(root / "warehouse.duckdb"))
             patch.setenv("DBT_TARGET", "duckdb")
-            get_settings.cache_clear()
             run_ingest(LocalStore(root / "raw"), connect_lake(str(root / "lake")))
+            scenario_resources = {**resources, **settings_resources()}
             partitioned = dg.materialize(
-                [assets.dbt_incremental_models], partition_key="2026-10-31", resources=resources
+                [assets.dbt_incremental_models],
+                partition_key="2026-10-31",
+                resources=scenario_resources,
             )
-            rest = dg.materialize([assets.dbt_models], resources=resources)
+            rest = dg.materialize([assets.dbt_models], resources=scenario_resources)
             assert partitioned.success and rest.success
-        get_settings.cache_clear()
 
     return run
 

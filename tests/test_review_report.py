@@ -34,12 +34,12 @@ from orchestration.lib.audit.report_evidence import (
 )
 from orchestration.lib.audit.report_render import render_report_html
 from orchestration.lib.audit.review_report import build_report, write_report
-from orchestration.lib.environment import get_settings
 from orchestration.lib.lake import tables
 from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
 from orchestration.lib.publish.marts import MissingMartsError, open_duckdb_marts
 from tests.helpers.browser import offline_chromium
+from tests.helpers.settings import settings_resources
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -445,8 +445,7 @@ def test_asset_writes_the_report_of_the_latest_month_by_default(fresh_settings: 
     data_dir.mkdir()
     build_marts(data_dir / "warehouse.duckdb")
     write_ledgers(data_dir / "lake")
-    get_settings.cache_clear()
-    result = dg.materialize([review_report], resources={"s3": S3Resource()})
+    result = dg.materialize([review_report], resources={"s3": S3Resource(), **settings_resources()})
     assert result.success
     [materialization] = result.asset_materializations_for_node("reports__review_report")
     assert materialization.metadata["month"].value == "2024-03"
@@ -458,10 +457,13 @@ def test_asset_writes_the_report_of_the_latest_month_by_default(fresh_settings: 
 def test_asset_fails_clearly_on_a_bad_month(fresh_settings: Path):
     (fresh_settings / "data").mkdir()
     build_marts(fresh_settings / "data" / "warehouse.duckdb")
-    get_settings.cache_clear()
     config = {"ops": {"reports__review_report": {"config": {"month": "March"}}}}
     with pytest.raises(dg.Failure, match="expected YYYY-MM"):
-        dg.materialize([review_report], resources={"s3": S3Resource()}, run_config=config)
+        dg.materialize(
+            [review_report],
+            resources={"s3": S3Resource(), **settings_resources()},
+            run_config=config,
+        )
 
 
 def test_monthly_schedule_asks_for_the_month_just_ended():

@@ -10,6 +10,7 @@ from dagster_aws.s3 import S3Resource
 
 from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
 from tests.helpers.s3_servers import s3_client
+from tests.helpers.settings import settings_resources
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FAKE_KEY_ID = "AKIAFAKEKEYFORLEAKTEST"
@@ -39,7 +40,9 @@ def test_run_logs_and_metadata_never_contain_credentials(
 
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [guardduty_lake], resources={"s3": S3Resource(max_attempts=2)}, instance=instance
+        [guardduty_lake],
+        resources={"s3": S3Resource(max_attempts=2), **settings_resources()},
+        instance=instance,
     )
     assert result.success
     records = instance.all_logs(result.run_id)

@@ -8,7 +8,12 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.lib.audit.alerts import SnsResource
 from orchestration.lib.aws.guardduty import GuardDutyResource
-from orchestration.lib.environment import DBT_PROJECT_DIR, export_for_dbt, get_settings
+from orchestration.lib.environment import (
+    DBT_PROJECT_DIR,
+    export_for_dbt,
+    get_audit_settings,
+    get_settings,
+)
 from orchestration.lib.publish.quicksight.resource import QuickSightResource
 
 
@@ -18,6 +23,10 @@ def defs() -> dg.Definitions:
     export_for_dbt(settings)
     return dg.Definitions(
         resources={
+            # The configuration, validated once as the definitions load; assets, checks and
+            # sensors take it as a parameter (dg.ResourceParam[Settings]), so tests can pass theirs.
+            "settings": settings,
+            "audit_settings": get_audit_settings(),
             # Credentials come from the standard AWS chain (role, profile or AWS_* variables),
             # never from configuration; AWS_ENDPOINT_URL_S3 points boto3 at another S3 server.
             "s3": S3Resource(region_name=settings.aws_region, max_attempts=5),

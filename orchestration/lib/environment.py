@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -99,6 +100,26 @@ def _quicksight_id(variable: str, default: str) -> str:
     return value
 
 
+def _cron(variable: str, default: str) -> str:
+    """A five-field cron schedule; ``default`` (which may be empty: no override) when unset."""
+    value = " ".join(os.environ.get(variable, "").split()) or default
+    if value and len(value.split(" ")) != 5:
+        raise ConfigurationError(
+            f"{variable}={value!r} is not a cron schedule of five fields (minute hour day "
+            "month weekday), e.g. '30 4 * * *'."
+        )
+    return value
+
+
+def _date(variable: str, default: str) -> str:
+    value = os.environ.get(variable, "").strip() or default
+    try:
+        date.fromisoformat(value)
+    except ValueError as error:
+        raise ConfigurationError(f"{variable}={value!r} is not a date (YYYY-MM-DD).") from error
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved configuration. Secrets are never held here: resources read them via dg.EnvVar."""
@@ -117,6 +138,10 @@ class Settings:
     max_object_bytes: int
     # Days before the listing cursor the source is listed again, for objects written late.
     listing_lookback_days: int
+    # First day of the daily partitions that backfills of the dbt models can choose from.
+    partitions_start: str
+    # The pipeline schedule chosen by the user; empty: the QuickSight edition's default.
+    pipeline_cron_override: str
     glue_database: str
     athena_schema: str
     athena_workgroup: str
@@ -133,7 +158,8 @@ class Settings:
     quicksight_dashboard_viewer_arns: tuple[str, ...]
 
     @property
-    def is_production(self) -> bool:
+    def uses_athena(self) -> bool:
+        """The marts are built in Athena (the AWS deployment), not in the local DuckDB file."""
         return self.dbt_target == "athena"
 
     @property
@@ -186,6 +212,8 @@ def load_settings() -> Settings:
         ingest_concurrency=_int("GUARDDUTY_INGEST_CONCURRENCY", 32),
         max_object_bytes=_int("GUARDDUTY_MAX_OBJECT_BYTES", 256 * 1024 * 1024),
         listing_lookback_days=_int("GUARDDUTY_LISTING_LOOKBACK_DAYS", 2),
+        partitions_start=_date("GUARDDUTY_PARTITIONS_START", "2024-01-01"),
+        pipeline_cron_override=_cron("GUARDDUTY_PIPELINE_CRON", ""),
         glue_database=validate_sql_identifier(
             os.environ.get("GUARDDUTY_GLUE_DATABASE", "guardduty_lake").strip(),
             "GUARDDUTY_GLUE_DATABASE",
@@ -215,12 +243,11 @@ def load_settings() -> Settings:
 
 @cache
 def get_settings() -> Settings:
-    """The settings of this process, read once."""
+    """The settings of this process, read once: for definitions and the command line.
+
+    Assets, checks and sensors receive them as the ``settings`` resource instead.
+    """
     return load_settings()
-
-
-def get_dbt_target() -> str:
-    return get_settings().dbt_target
 
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -256,16 +283,6 @@ def _regions(default_region: str) -> tuple[str, ...]:
     return regions or (default_region,)
 
 
-def _cron(variable: str, default: str) -> str:
-    value = " ".join(os.environ.get(variable, "").split()) or default
-    if len(value.split(" ")) != 5:
-        raise ConfigurationError(
-            f"{variable}={value!r} is not a cron schedule of five fields (minute hour day "
-            "month weekday), e.g. '30 4 * * *'."
-        )
-    return value
-
-
 def _flag(variable: str, default: bool) -> bool:
     raw = os.environ.get(variable, "").strip().lower()
     if not raw:
@@ -299,13 +316,13 @@ def load_audit_settings(settings: Settings) -> AuditSettings:
         silence_hours=_int("GUARDDUTY_SILENCE_HOURS", 48),
         max_lake_age_hours=_int("GUARDDUTY_MAX_LAKE_AGE_HOURS", 36),
         reconcile_days=_int("GUARDDUTY_RECONCILE_DAYS", 7),
-        reconcile_enabled=_flag("GUARDDUTY_RECONCILE", settings.is_production),
+        reconcile_enabled=_flag("GUARDDUTY_RECONCILE", settings.uses_athena),
     )
 
 
 @cache
 def get_audit_settings() -> AuditSettings:
-    """The audit settings of this process, read once."""
+    """The audit settings of this process, read once (``audit_settings`` resource in runs)."""
     return load_audit_settings(get_settings())
 
 

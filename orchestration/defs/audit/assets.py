@@ -5,7 +5,7 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from orchestration.lib.aws.guardduty import GuardDutyResource
-from orchestration.lib.environment import get_audit_settings, get_settings
+from orchestration.lib.environment import AuditSettings, Settings
 from orchestration.lib.ingest.api_backfill import (
     GUARDDUTY_RETENTION_DAYS,
     BackfillStats,
@@ -45,16 +45,16 @@ def guardduty_api_backfill(
     config: BackfillConfig,
     s3: S3Resource,
     guardduty: GuardDutyResource,
+    settings: dg.ResourceParam[Settings],
+    audit_settings: dg.ResourceParam[AuditSettings],
 ) -> dg.MaterializeResult:
     """Backfill finding history and archive state from the GuardDuty API into the raw source."""
-    settings = get_settings()
-    audit = get_audit_settings()
     now = datetime.now(UTC)
-    window = BackfillWindow.last_days(config.days or audit.backfill_days, now)
+    window = BackfillWindow.last_days(config.days or audit_settings.backfill_days, now)
     stats = run_backfill(
         guardduty.get_client,
         open_store(settings.source_uri, s3.get_client),
-        audit.backfill_regions,
+        audit_settings.backfill_regions,
         window,
         log=context.log,
         captured_at=now,

@@ -28,7 +28,7 @@ from orchestration.lib.audit.lake_health import (
     silent_sources,
 )
 from orchestration.lib.aws.guardduty import GuardDutyResource
-from orchestration.lib.environment import get_audit_settings, get_settings
+from orchestration.lib.environment import AuditSettings, Settings
 from orchestration.lib.lake.catalog import open_lake
 
 
@@ -43,11 +43,10 @@ def _result(outcome: Outcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckR
         "GUARDDUTY_SILENCE_HOURS (48) of the newest data in the lake."
     ),
 )
-def findings_sources_reporting() -> dg.AssetCheckResult:
-    outcome = silent_sources(
-        open_lake(get_settings()),
-        timedelta(hours=get_audit_settings().silence_hours),
-    )
+def findings_sources_reporting(
+    settings: dg.ResourceParam[Settings], audit_settings: dg.ResourceParam[AuditSettings]
+) -> dg.AssetCheckResult:
+    outcome = silent_sources(open_lake(settings), timedelta(hours=audit_settings.silence_hours))
     return _result(outcome, dg.AssetCheckSeverity.ERROR)
 
 
@@ -59,11 +58,13 @@ def findings_sources_reporting() -> dg.AssetCheckResult:
         "GUARDDUTY_MAX_LAKE_AGE_HOURS (36) old."
     ),
 )
-def findings_lake_fresh() -> dg.AssetCheckResult:
+def findings_lake_fresh(
+    settings: dg.ResourceParam[Settings], audit_settings: dg.ResourceParam[AuditSettings]
+) -> dg.AssetCheckResult:
     outcome = lake_staleness(
-        open_lake(get_settings()),
+        open_lake(settings),
         now=datetime.now(UTC),
-        max_age=timedelta(hours=get_audit_settings().max_lake_age_hours),
+        max_age=timedelta(hours=audit_settings.max_lake_age_hours),
     )
     return _result(outcome, dg.AssetCheckSeverity.ERROR)
 
@@ -76,9 +77,12 @@ def findings_lake_fresh() -> dg.AssetCheckResult:
         "Not applicable without AWS (GUARDDUTY_RECONCILE)."
     ),
 )
-def findings_match_guardduty(guardduty: GuardDutyResource) -> dg.AssetCheckResult:
-    audit = get_audit_settings()
-    if not audit.reconcile_enabled:
+def findings_match_guardduty(
+    guardduty: GuardDutyResource,
+    settings: dg.ResourceParam[Settings],
+    audit_settings: dg.ResourceParam[AuditSettings],
+) -> dg.AssetCheckResult:
+    if not audit_settings.reconcile_enabled:
         return dg.AssetCheckResult(
             passed=True,
             metadata={
@@ -87,10 +91,10 @@ def findings_match_guardduty(guardduty: GuardDutyResource) -> dg.AssetCheckResul
             },
         )
     outcome = reconcile_with_guardduty(
-        open_lake(get_settings()),
+        open_lake(settings),
         guardduty.get_client,
-        audit.backfill_regions,
-        days=audit.reconcile_days,
+        audit_settings.backfill_regions,
+        days=audit_settings.reconcile_days,
         now=datetime.now(UTC),
     )
     return _result(outcome, dg.AssetCheckSeverity.WARN)

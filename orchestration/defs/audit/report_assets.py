@@ -16,7 +16,7 @@ from orchestration.lib.audit.review_report import (
     build_report,
     open_duckdb_marts,
 )
-from orchestration.lib.environment import DBT_PROJECT_DIR, ConfigurationError, get_settings
+from orchestration.lib.environment import DBT_PROJECT_DIR, ConfigurationError, Settings
 from orchestration.lib.lake.catalog import open_lake
 from orchestration.lib.lake.store import open_store
 from orchestration.lib.publish.marts import MissingMartsError
@@ -62,10 +62,12 @@ class ReviewReportConfig(dg.Config):
     ),
 )
 def review_report(
-    context: dg.AssetExecutionContext, config: ReviewReportConfig, s3: S3Resource
+    context: dg.AssetExecutionContext,
+    config: ReviewReportConfig,
+    s3: S3Resource,
+    settings: dg.ResourceParam[Settings],
 ) -> dg.MaterializeResult:
-    settings = get_settings()
-    if settings.is_production:
+    if settings.uses_athena:
         athena = AthenaMarts(
             schema=settings.athena_schema,
             work_group=settings.athena_workgroup,

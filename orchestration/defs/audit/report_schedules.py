@@ -11,14 +11,14 @@ from orchestration.lib.environment import get_settings
 REVIEW_REPORT_OP = "reports__review_report"
 
 
-def review_report_selection(is_production: bool) -> dg.AssetSelection:
+def review_report_selection(uses_athena: bool) -> dg.AssetSelection:
     """The report and everything it reads, rebuilt first in the same run: the ingest, the dbt
     models and, on AWS, the API backfill. Archive state reaches the lake only through that
     backfill, so the report never judges archive compliance on stale archive states."""
     selection = dg.AssetSelection.assets(
         REVIEW_REPORT
     ).upstream().required_multi_asset_neighbors() - dg.AssetSelection.assets(RAW_FINDINGS)
-    if not is_production:
+    if not uses_athena:
         # The embedded default has no GuardDuty API to ask.
         selection = selection - dg.AssetSelection.assets(GUARDDUTY_API_BACKFILL)
     return selection
@@ -26,7 +26,7 @@ def review_report_selection(is_production: bool) -> dg.AssetSelection:
 
 audit_review_report = dg.define_asset_job(
     "audit_review_report",
-    selection=review_report_selection(get_settings().is_production),
+    selection=review_report_selection(get_settings().uses_athena),
     description=(
         "The monthly review report (AU-6), after a fresh archive-state backfill from the "
         "GuardDuty API (on AWS), an ingest and a dbt build of the models it reads."

@@ -10,7 +10,7 @@ from orchestration.lib.audit.alerts import (
     SnsResource,
     send_new_alerts,
 )
-from orchestration.lib.environment import get_audit_settings, get_settings
+from orchestration.lib.environment import AuditSettings, Settings
 from orchestration.lib.lake.catalog import open_lake
 from orchestration.lib.lake.store import open_store
 
@@ -24,20 +24,24 @@ from orchestration.lib.lake.store import open_store
         "GUARDDUTY_ALERT_SNS_TOPIC_ARN when set, otherwise to GUARDDUTY_ALERT_FILE (JSON Lines)."
     ),
 )
-def guardduty_alerts_sensor(context: dg.SensorEvaluationContext, s3: S3Resource, sns: SnsResource):
-    settings = get_settings()
-    audit = get_audit_settings()
+def guardduty_alerts_sensor(
+    context: dg.SensorEvaluationContext,
+    s3: S3Resource,
+    sns: SnsResource,
+    settings: dg.ResourceParam[Settings],
+    audit_settings: dg.ResourceParam[AuditSettings],
+):
     sink: AlertSink = (
-        SnsAlertSink(sns.get_client(), audit.alert_sns_topic_arn)
-        if audit.alert_sns_topic_arn
-        else JsonLinesAlertSink(audit.alert_file)
+        SnsAlertSink(sns.get_client(), audit_settings.alert_sns_topic_arn)
+        if audit_settings.alert_sns_topic_arn
+        else JsonLinesAlertSink(audit_settings.alert_file)
     )
     run = send_new_alerts(
         open_lake(settings),
         open_store(settings.lake_uri, s3.get_client),
         sink,
         now=datetime.now(UTC),
-        max_finding_age=timedelta(hours=audit.alert_max_age_hours),
+        max_finding_age=timedelta(hours=audit_settings.alert_max_age_hours),
         cursor=context.cursor,
         log=context.log,
     )

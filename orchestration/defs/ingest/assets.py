@@ -5,7 +5,7 @@ from dagster_aws.s3 import S3Resource
 
 from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL
 from orchestration.lib.aws.clients import boto3_client
-from orchestration.lib.environment import get_settings
+from orchestration.lib.environment import Settings
 from orchestration.lib.ingest.parsing import ReadLimits
 from orchestration.lib.ingest.runner import IngestOptions, IngestStats, run_ingest
 from orchestration.lib.lake.catalog import open_lake
@@ -67,9 +67,10 @@ raw_guardduty_findings = dg.AssetSpec(
     ],
     pool=INGEST_POOL,
 )
-def guardduty_lake(context: dg.AssetExecutionContext, s3: S3Resource):
+def guardduty_lake(
+    context: dg.AssetExecutionContext, s3: S3Resource, settings: dg.ResourceParam[Settings]
+):
     """Ingest new raw objects into the Iceberg lake (incremental: each object is read once)."""
-    settings = get_settings()
 
     def s3_client():
         # The S3Resource's settings, with a connection per concurrent reader.

@@ -3,7 +3,7 @@ from datetime import timedelta
 import dagster as dg
 
 from orchestration.defs.ingest.assets import INGEST_POOL, LAKE_FINDINGS, LAKE_QUARANTINE
-from orchestration.lib.environment import get_settings
+from orchestration.lib.environment import Settings
 from orchestration.lib.lake.catalog import open_lake
 from orchestration.lib.lake.maintenance import MaintenancePolicy, maintain_lake
 
@@ -44,9 +44,11 @@ class LakeMaintenanceConfig(dg.Config):
     ),
 )
 def lake_maintenance(
-    context: dg.AssetExecutionContext, config: LakeMaintenanceConfig
+    context: dg.AssetExecutionContext,
+    config: LakeMaintenanceConfig,
+    settings: dg.ResourceParam[Settings],
 ) -> dg.MaterializeResult:
-    result = maintain_lake(open_lake(get_settings()), config.policy(), log=context.log)
+    result = maintain_lake(open_lake(settings), config.policy(), log=context.log)
     metadata = {}
     for table, done in result.tables.items():
         for name, value in vars(done).items():

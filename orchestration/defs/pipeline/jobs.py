@@ -10,13 +10,13 @@ from orchestration.lib.environment import get_settings
 QUICKSIGHT_PREFIX = ["quicksight"]
 
 
-def pipeline_selection(is_production: bool) -> dg.AssetSelection:
+def pipeline_selection(uses_athena: bool) -> dg.AssetSelection:
     """From the lake to the final stage: QuickSight on AWS, the HTML dashboard locally."""
     # The GuardDuty API backfill and lake maintenance run in their own jobs, not every run.
     everything = dg.AssetSelection.all() - dg.AssetSelection.assets(
         GUARDDUTY_API_BACKFILL, LAKE_MAINTENANCE
     )
-    if is_production:
+    if uses_athena:
         # The monthly AU-6 report has its own schedule there; locally `make run` writes it too.
         return everything - dg.AssetSelection.assets(OFFLINE_DASHBOARD, REVIEW_REPORT)
     return everything - dg.AssetSelection.key_prefixes(QUICKSIGHT_PREFIX)
@@ -24,7 +24,7 @@ def pipeline_selection(is_production: bool) -> dg.AssetSelection:
 
 guardduty_pipeline = dg.define_asset_job(
     "guardduty_pipeline",
-    selection=pipeline_selection(get_settings().is_production),
+    selection=pipeline_selection(get_settings().uses_athena),
     description="Ingest new raw findings, build the dbt models and publish the dashboards.",
 )
 

@@ -1,4 +1,3 @@
-import os
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -11,7 +10,7 @@ from orchestration.lib.publish.schedule_policy import pipeline_cron
 @dg.schedule(
     job=guardduty_pipeline,
     cron_schedule=pipeline_cron(
-        get_settings().quicksight_edition, os.environ.get("GUARDDUTY_PIPELINE_CRON")
+        get_settings().quicksight_edition, get_settings().pipeline_cron_override
     ),
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,

@@ -4,7 +4,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from orchestration.defs.pipeline.jobs import guardduty_ingest
-from orchestration.lib.environment import get_settings
+from orchestration.lib.environment import Settings
 from orchestration.lib.ingest.listing import list_new_candidates
 from orchestration.lib.lake.store import open_store
 
@@ -19,14 +19,15 @@ from orchestration.lib.lake.store import open_store
         "orchestration/lib/ingest/listing.py), never the whole bucket, and reads no lake table."
     ),
 )
-def new_raw_objects_sensor(context: dg.SensorEvaluationContext, s3: S3Resource):
+def new_raw_objects_sensor(
+    context: dg.SensorEvaluationContext, s3: S3Resource, settings: dg.ResourceParam[Settings]
+):
     """The cursor is the newest LastModified seen; objects modified after it are new.
 
     Its day is also the listing cursor: an object written after it lands in a folder dated no
     earlier than the lookback allows. Whether an object was already ingested is the ingest's
     business (its ledger), so a tick never reads the lake.
     """
-    settings = get_settings()
     source_uri = settings.source_uri
     since = datetime.fromisoformat(context.cursor) if context.cursor else None
     objects, _ = list_new_candidates(

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.lib.environment import ConfigurationError, get_settings
+from orchestration.lib.environment import ConfigurationError, Settings
 from orchestration.lib.publish.dashboard_data import MART_TABLES, load_dashboard_data
 from orchestration.lib.publish.marts import MissingMartsError
 
@@ -31,14 +31,15 @@ class OfflineDashboardConfig(dg.Config):
     ),
 )
 def offline_dashboard(
-    context: dg.AssetExecutionContext, config: OfflineDashboardConfig
+    context: dg.AssetExecutionContext,
+    config: OfflineDashboardConfig,
+    settings: dg.ResourceParam[Settings],
 ) -> dg.MaterializeResult:
     # altair takes about a second to import: load it when the dashboard is drawn, not whenever
     # the code location loads.
     from orchestration.lib.publish.offline_dashboard import write_dashboard
 
-    settings = get_settings()
-    if settings.is_production:
+    if settings.uses_athena:
         raise dg.Failure(
             description=(
                 "DBT_TARGET=athena: the marts are in Athena, not in the local DuckDB file; "

@@ -3,7 +3,7 @@
 import dagster as dg
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orchestration.lib.environment import Settings, get_settings
+from orchestration.lib.environment import Settings
 from orchestration.lib.publish.quicksight.dashboard import create_dashboard_request
 from orchestration.lib.publish.quicksight.dashboard_deploy import deploy_dashboard
 from orchestration.lib.publish.quicksight.datasets import ensure_data_source_and_datasets
@@ -31,8 +31,7 @@ QUICKSIGHT_VARIABLES = (
 )
 
 
-def _configured_settings() -> Settings:
-    settings = get_settings()
+def _require_quicksight(settings: Settings) -> None:
     if not settings.quicksight_configured:
         raise dg.Failure(
             description=(
@@ -42,7 +41,6 @@ def _configured_settings() -> Settings:
             ),
             allow_retries=False,
         )
-    return settings
 
 
 @dg.asset(
@@ -56,11 +54,13 @@ def _configured_settings() -> Settings:
     ),
 )
 def quicksight_datasets(
-    context: dg.AssetExecutionContext, quicksight: QuickSightResource
+    context: dg.AssetExecutionContext,
+    quicksight: QuickSightResource,
+    settings: dg.ResourceParam[Settings],
 ) -> dg.MaterializeResult:
     # Depends on the marts so that the tables (and their contract columns) exist before a
     # dataset is created or updated: both start an ingestion that reads them.
-    settings = _configured_settings()
+    _require_quicksight(settings)
     try:
         specs = build_dataset_specs(settings)
         deployed = ensure_data_source_and_datasets(quicksight.get_client(), settings, specs)
@@ -95,9 +95,11 @@ def quicksight_datasets(
     ),
 )
 def quicksight_dashboard(
-    context: dg.AssetExecutionContext, quicksight: QuickSightResource
+    context: dg.AssetExecutionContext,
+    quicksight: QuickSightResource,
+    settings: dg.ResourceParam[Settings],
 ) -> dg.MaterializeResult:
-    settings = _configured_settings()
+    _require_quicksight(settings)
     try:
         request = create_dashboard_request(settings, build_dataset_specs(settings))
         deployed = deploy_dashboard(
@@ -175,9 +177,11 @@ def _refresh_metadata(outcome: RefreshOutcome, marts: dict[str, str]) -> dict:
     ),
 )
 def spice_refresh(
-    context: dg.AssetExecutionContext, quicksight: QuickSightResource
+    context: dg.AssetExecutionContext,
+    quicksight: QuickSightResource,
+    settings: dg.ResourceParam[Settings],
 ) -> dg.MaterializeResult:
-    settings = _configured_settings()
+    _require_quicksight(settings)
     marts = {
         dataset_id_for(settings.quicksight_dataset_prefix, mart): mart
         for mart in load_published_marts()

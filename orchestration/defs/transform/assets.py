@@ -10,7 +10,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.transform.partitions import DAILY_PARTITIONS
 from orchestration.defs.transform.project import dbt_project
-from orchestration.lib.environment import get_dbt_target, get_settings
+from orchestration.lib.environment import Settings
 from orchestration.lib.lake import reader
 from orchestration.lib.lake.catalog import open_lake
 from orchestration.lib.lake.dbt_duckdb_plugin import snapshots_for_dbt
@@ -57,12 +57,15 @@ def dbt_build_args(
     name="dbt_incremental_models",
 )
 def dbt_incremental_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    config: DbtBuildConfig,
+    settings: dg.ResourceParam[Settings],
 ) -> Iterator[Any]:
     window = context.partition_time_window
     dbt_vars = partition_window_vars(window.start, window.end)
-    args = dbt_build_args(config, get_dbt_target(), dbt_vars)
-    yield from _build_on_pinned_lake(context, dbt, args)
+    args = dbt_build_args(config, settings.dbt_target, dbt_vars)
+    yield from _build_on_pinned_lake(context, dbt, args, settings)
 
 
 @dbt_assets(
@@ -74,21 +77,24 @@ def dbt_incremental_models(
     name="dbt_models",
 )
 def dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    config: DbtBuildConfig,
+    settings: dg.ResourceParam[Settings],
 ) -> Iterator[Any]:
-    args = dbt_build_args(config, get_dbt_target())
-    yield from _build_on_pinned_lake(context, dbt, args)
+    args = dbt_build_args(config, settings.dbt_target)
+    yield from _build_on_pinned_lake(context, dbt, args, settings)
 
 
 def _build_on_pinned_lake(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str]
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str], settings: Settings
 ) -> Iterator[Any]:
     """Run dbt on one pinned snapshot of each lake table, recorded in the outputs' metadata.
 
     On DuckDB dbt reads exactly these snapshots (dbt_duckdb_plugin); Athena reads the Iceberg
     tables at query time, so there the ids record the lake as the build started.
     """
-    pinned = reader.pin(open_lake(get_settings()))
+    pinned = reader.pin(open_lake(settings))
     lake_metadata = {
         f"lake_snapshot_{name}": str(snapshot_id)
         for name, snapshot_id in pinned.snapshot_ids.items()
