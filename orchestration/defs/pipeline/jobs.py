@@ -2,7 +2,7 @@ import dagster as dg
 
 from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL
 from orchestration.defs.audit.report_assets import REVIEW_REPORT
-from orchestration.defs.ingest.assets import LAKE_FINDINGS, LAKE_QUARANTINE
+from orchestration.defs.ingest.assets import guardduty_lake
 from orchestration.defs.ingest.maintenance import LAKE_MAINTENANCE
 from orchestration.defs.publish.dashboard_assets import OFFLINE_DASHBOARD
 from orchestration.lib.environment import get_settings
@@ -30,13 +30,14 @@ guardduty_pipeline = dg.define_asset_job(
 
 guardduty_ingest = dg.define_asset_job(
     "guardduty_ingest",
-    selection=dg.AssetSelection.assets(LAKE_FINDINGS, LAKE_QUARANTINE),
-    description="Ingest new raw findings into the Parquet lake only.",
+    # The ingest writes its three lake tables in one step: a job takes all of them or none.
+    selection=dg.AssetSelection.assets(guardduty_lake),
+    description="Ingest new raw findings into the Iceberg lake only.",
 )
 
 guardduty_history_backfill = dg.define_asset_job(
     "guardduty_history_backfill",
-    selection=dg.AssetSelection.assets(GUARDDUTY_API_BACKFILL, LAKE_FINDINGS, LAKE_QUARANTINE),
+    selection=dg.AssetSelection.assets(GUARDDUTY_API_BACKFILL, guardduty_lake),
     description=(
         "Pull findings of the retention window (and their archive state) from the GuardDuty API "
         "into the raw source, then ingest them."
