@@ -9,7 +9,6 @@ from pydantic import Field
 
 from orchestration.lib.audit.review_report import (
     DEFAULT_COVERAGE_GAP_DAYS,
-    MART_TABLES,
     REPORT_PREFIX,
     AthenaMarts,
     ReportError,
@@ -20,9 +19,12 @@ from orchestration.lib.environment import DBT_PROJECT_DIR, ConfigurationError, S
 from orchestration.lib.lake.catalog import open_lake
 from orchestration.lib.lake.store import open_store
 from orchestration.lib.publish.marts import MissingMartsError
+from orchestration.lib.transform.exposures import REVIEW_REPORT_EXPOSURE, load_exposure
 
 REVIEW_REPORT = dg.AssetKey(["reports", "review_report"])
-REVIEW_REPORT_MART_KEYS = [dg.AssetKey([mart]) for mart in MART_TABLES]
+REVIEW_REPORT_MART_KEYS = [
+    dg.AssetKey([mart]) for mart in load_exposure(REVIEW_REPORT_EXPOSURE).marts
+]
 DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
 
 

@@ -3,11 +3,14 @@
 import dagster as dg
 
 from orchestration.lib.environment import ConfigurationError, Settings
-from orchestration.lib.publish.dashboard_data import MART_TABLES, load_dashboard_data
+from orchestration.lib.publish.dashboard_data import load_dashboard_data
 from orchestration.lib.publish.marts import MissingMartsError
+from orchestration.lib.transform.exposures import OFFLINE_DASHBOARD_EXPOSURE, load_exposure
 
 OFFLINE_DASHBOARD = dg.AssetKey(["reports", "offline_dashboard"])
-DASHBOARD_MART_KEYS = [dg.AssetKey([mart]) for mart in MART_TABLES]
+DASHBOARD_MART_KEYS = [
+    dg.AssetKey([mart]) for mart in load_exposure(OFFLINE_DASHBOARD_EXPOSURE).marts
+]
 
 
 class OfflineDashboardConfig(dg.Config):

@@ -17,18 +17,6 @@ from orchestration.lib.publish.marts import MartReader
 if TYPE_CHECKING:
     from orchestration.lib.audit.report_evidence import DbtTestEvidence, LedgerCounts
 
-MART_TABLES = (
-    "fct_findings",
-    "agg_findings_by_severity",
-    "agg_findings_by_finding_type",
-    "agg_findings_by_country",
-    "fct_finding_archive_times",
-    "agg_archive_compliance_by_severity",
-    "fct_findings_open_past_target",
-    "agg_account_region_coverage",
-    "agg_first_seen_remote_countries",
-    "agg_first_seen_remote_asns",
-)
 DEFAULT_COVERAGE_GAP_DAYS = 7
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

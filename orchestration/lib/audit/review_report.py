@@ -23,7 +23,6 @@ from typing import Any
 from orchestration.lib.audit.report_csv import report_tables, to_csv
 from orchestration.lib.audit.report_data import (
     DEFAULT_COVERAGE_GAP_DAYS,
-    MART_TABLES,
     Month,
     ReportData,
     ReportError,
@@ -39,7 +38,6 @@ from orchestration.lib.publish.marts import AthenaMarts, open_duckdb_marts
 # The report's entry points, for the Dagster asset, the schedule and the tests.
 __all__ = [
     "DEFAULT_COVERAGE_GAP_DAYS",
-    "MART_TABLES",
     "REPORT_PREFIX",
     "AthenaMarts",
     "Month",

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime
 from orchestration.lib.publish.html import SEVERITY_LABELS
 from orchestration.lib.publish.marts import MartReader, open_duckdb_marts
 
-MART_TABLES = ("fct_findings", "fct_finding_remote_endpoints", "fct_finding_archive_times")
 FILTER_COLUMNS = ("finding_date", "account_id", "region", "severity_label")
 UNKNOWN_COUNTRY = "Unknown"
 

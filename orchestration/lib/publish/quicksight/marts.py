@@ -8,19 +8,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from orchestration.lib.environment import DBT_PROJECT_DIR, Settings
+from orchestration.lib.environment import Settings
 from orchestration.lib.publish.quicksight.errors import MartSchemaError
+from orchestration.lib.transform.exposures import (
+    MARTS_DIR,
+    ExposureError,
+    load_exposure,
+    node_meta,
+    yaml_documents,
+)
 
-MARTS_DIR = DBT_PROJECT_DIR / "models" / "marts"
 ATHENA_CATALOG = "AwsDataCatalog"
 PHYSICAL_TABLE_ID = "athena-table"
 LOGICAL_TABLE_ID = "mart"
 
 
 DATASETS_EXPOSURE = "quicksight_datasets"
-_REF = re.compile(r"""ref\(\s*['"](\w+)['"]\s*\)""")
 
 
 @dataclass(frozen=True)
@@ -158,18 +161,6 @@ def quicksight_type(dbt_data_type: str) -> tuple[str, str | None]:
     )
 
 
-def _meta(node: Mapping[str, Any]) -> Mapping[str, Any]:
-    # dbt >= 1.10 moves `meta` under `config`; accept both spellings.
-    meta = dict(node.get("meta") or {})
-    meta.update((node.get("config") or {}).get("meta") or {})
-    return meta
-
-
-def _documents(marts_dir: Path) -> list[Mapping[str, Any]]:
-    paths = sorted([*marts_dir.rglob("*.yml"), *marts_dir.rglob("*.yaml")])
-    return [yaml.safe_load(path.read_text(encoding="utf-8")) or {} for path in paths]
-
-
 def load_published_marts(marts_dir: Path | None = None) -> dict[str, PublishedMart]:
     """The marts QuickSight publishes, from the dbt exposure ``quicksight_datasets``.
 
@@ -179,25 +170,13 @@ def load_published_marts(marts_dir: Path | None = None) -> dict[str, PublishedMa
     Raises:
         MartSchemaError: no such exposure, or its ``depends_on`` and datasets disagree.
     """
-    marts_dir = marts_dir or MARTS_DIR
-    exposure = next(
-        (
-            exposure
-            for document in _documents(marts_dir)
-            for exposure in document.get("exposures") or []
-            if exposure.get("name") == DATASETS_EXPOSURE
-        ),
-        None,
-    )
-    if exposure is None:
-        raise MartSchemaError(
-            f"No dbt exposure {DATASETS_EXPOSURE} under {marts_dir}: it declares the marts "
-            "QuickSight publishes."
-        )
-    refs = [_REF.fullmatch(str(dependency).strip()) for dependency in exposure.get("depends_on")]
-    marts = [ref.group(1) for ref in refs if ref]
-    datasets = (_meta(exposure).get("quicksight") or {}).get("datasets") or {}
-    if len(marts) != len(refs) or set(marts) != set(datasets):
+    try:
+        exposure = load_exposure(DATASETS_EXPOSURE, marts_dir or MARTS_DIR)
+    except ExposureError as error:
+        raise MartSchemaError(f"{error} It declares the marts QuickSight publishes.") from error
+    marts = exposure.marts
+    datasets = (exposure.meta.get("quicksight") or {}).get("datasets") or {}
+    if set(marts) != set(datasets):
         raise MartSchemaError(
             f"dbt exposure {DATASETS_EXPOSURE}: depends_on ({', '.join(marts)}) and "
             f"meta.quicksight.datasets ({', '.join(datasets)}) must name the same marts, as "
@@ -228,7 +207,7 @@ def load_mart_columns(marts_dir: Path | None = None) -> dict[str, tuple[ColumnSp
     published = load_published_marts(marts_dir)
     models: dict[str, Mapping[str, Any]] = {
         model["name"]: model
-        for document in _documents(marts_dir)
+        for document in yaml_documents(marts_dir)
         for model in document.get("models") or []
         if model.get("name") in published
     }
@@ -249,7 +228,7 @@ def load_mart_columns(marts_dir: Path | None = None) -> dict[str, tuple[ColumnSp
                     f"{mart}: column {name!r} has no data_type; an enforced contract needs one."
                 )
             qs_type, sub_type = quicksight_type(str(data_type))
-            role = (_meta(column).get("quicksight") or {}).get("geographic_role")
+            role = (node_meta(column).get("quicksight") or {}).get("geographic_role")
             role = str(role).upper() if role else GEOGRAPHIC_ROLES.get(name)
             if role and role not in _GEOGRAPHIC_ROLE_VALUES:
                 raise MartSchemaError(f"{mart}.{name}: unknown geographic_role {role!r}.")
