@@ -9,7 +9,7 @@ import pytest
 from dagster_aws.s3 import S3Resource
 
 from tests.helpers.finding_fixtures import a_finding, eventbridge_event, to_bytes
-from tests.helpers.s3_servers import s3_client
+from tests.helpers.s3_servers import running_seaweedfs, s3_client
 from tests.helpers.settings import settings_resources
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -20,30 +20,31 @@ FAKE_TOKEN = "FakeSessionTokenThatMustNeverBePrinted"
 
 @pytest.mark.seaweedfs
 def test_run_logs_and_metadata_never_contain_credentials(
-    seaweedfs, fresh_settings, monkeypatch, capfd
+    tmp_path, fresh_settings, monkeypatch, capfd
 ):
     from orchestration.defs.ingest.assets import guardduty_lake
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
-    monkeypatch.setenv("AWS_SESSION_TOKEN", FAKE_TOKEN)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", seaweedfs.endpoint)
-    client = s3_client(seaweedfs.endpoint)
-    client.create_bucket(Bucket="leak-raw")
-    client.create_bucket(Bucket="leak-lake")
-    client.put_object(
-        Bucket="leak-raw", Key="e.json", Body=to_bytes(eventbridge_event(a_finding()))
-    )
-    client.put_object(Bucket="leak-raw", Key="bad.json", Body=b"{not json")
-    monkeypatch.setenv("GUARDDUTY_SOURCE_URI", "s3://leak-raw")
-    monkeypatch.setenv("GUARDDUTY_LAKE_URI", "s3://leak-lake/lake")
-
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        [guardduty_lake],
-        resources={"s3": S3Resource(max_attempts=2), **settings_resources()},
-        instance=instance,
-    )
+    # A server that takes any keys and a session token (the shared one knows only the test
+    # keys), started before the keys are set: it would take them as its only identity.
+    # The source is read from S3 with the credentials under watch; the lake stays local.
+    with running_seaweedfs(tmp_path / "seaweedfs", identities=False) as seaweedfs:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY_ID)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+        monkeypatch.setenv("AWS_SESSION_TOKEN", FAKE_TOKEN)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", seaweedfs.endpoint)
+        monkeypatch.setenv("GUARDDUTY_SOURCE_URI", "s3://leak-raw")
+        client = s3_client(seaweedfs.endpoint)
+        client.create_bucket(Bucket="leak-raw")
+        client.put_object(
+            Bucket="leak-raw", Key="e.json", Body=to_bytes(eventbridge_event(a_finding()))
+        )
+        client.put_object(Bucket="leak-raw", Key="bad.json", Body=b"{not json")
+        instance = dg.DagsterInstance.ephemeral()
+        result = dg.materialize(
+            [guardduty_lake],
+            resources={"s3": S3Resource(max_attempts=2), **settings_resources()},
+            instance=instance,
+        )
     assert result.success
     records = instance.all_logs(result.run_id)
     everything = "\n".join(repr(record) for record in records) + "".join(capfd.readouterr())

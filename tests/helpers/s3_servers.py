@@ -47,8 +47,10 @@ def s3_client(endpoint: str, max_attempts: int = 3):
 class SeaweedFS:
     """One `weed server -s3` process with its data in ``directory``; stop() and start() again."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, identities: bool = True) -> None:
+        """``identities``: accept only the test keys (which pyarrow needs); without, any keys."""
         self.directory = directory
+        self.identities = identities
         taken: set[int] = set()
         self.ports = {
             name: free_port(taken, twin_offset=10000)
@@ -96,7 +98,6 @@ class SeaweedFS:
             f"-filer.port={self.ports['filer']}",
             "-s3",
             f"-s3.port={self.ports['s3']}",
-            f"-s3.config={identities}",
             "-master.volumeSizeLimitMB=64",
             "-volume.max=100",
             # Listeners on fixed default ports would clash between two servers; no telemetry.
@@ -106,6 +107,7 @@ class SeaweedFS:
             # A single master need not wait out an election when it restarts.
             "-master.resumeState=false",
             "-master.electionTimeout=1s",
+            *([f"-s3.config={identities}"] if self.identities else []),
         ]
         log = (self.directory / "weed.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=log)
@@ -133,8 +135,8 @@ class SeaweedFS:
 
 
 @contextmanager
-def running_seaweedfs(directory: Path):
-    server = SeaweedFS(directory)
+def running_seaweedfs(directory: Path, identities: bool = True):
+    server = SeaweedFS(directory, identities)
     server.start()
     try:
         yield server

@@ -1,7 +1,7 @@
 """One small object-store interface over a local folder and an S3 prefix.
 
-The raw source and the Parquet lake both use it, so the embedded default (folders on disk) and
-production (S3) run the same ingest code path.
+The raw source, the API backfill's raw pages, the alert state and the reports use it, so the
+embedded default (folders on disk) and production (S3) run the same code path.
 """
 
 from __future__ import annotations
@@ -55,8 +55,6 @@ class ObjectStore(Protocol):
     def write(self, key: str, data: bytes) -> None: ...
 
     def write_if_absent(self, key: str, data: bytes) -> bool: ...
-
-    def move(self, source_key: str, target_key: str) -> None: ...
 
     def delete(self, keys: Iterable[str]) -> None: ...
 
@@ -144,12 +142,6 @@ class LocalStore:
             handle.write(data)
         return True
 
-    def move(self, source_key: str, target_key: str) -> None:
-        source, target = self._confined(source_key), self._confined(target_key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
-        self._remove_empty_parents(source)
-
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:
             path = self._confined(key)
@@ -231,14 +223,6 @@ class S3Store:
                 return False
             raise
         return True
-
-    def move(self, source_key: str, target_key: str) -> None:
-        self.client.copy_object(
-            Bucket=self.bucket,
-            Key=self.prefix + target_key,
-            CopySource={"Bucket": self.bucket, "Key": self.prefix + source_key},
-        )
-        self.client.delete_object(Bucket=self.bucket, Key=self.prefix + source_key)
 
     def delete(self, keys: Iterable[str]) -> None:
         batch = [{"Key": self.prefix + key} for key in keys]
