@@ -1,4 +1,5 @@
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
@@ -6,10 +7,11 @@ from dagster_aws.s3 import S3Resource
 from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL
 from orchestration.lib.aws.clients import boto3_client
 from orchestration.lib.environment import Settings
-from orchestration.lib.ingest.parsing import ReadLimits
-from orchestration.lib.ingest.runner import IngestOptions, IngestStats, run_ingest
 from orchestration.lib.lake.catalog import open_lake
 from orchestration.lib.lake.store import open_store
+
+if TYPE_CHECKING:
+    from orchestration.lib.ingest.runner import IngestStats
 
 RAW_FINDINGS = dg.AssetKey(["raw", "guardduty_findings"])
 LAKE_FINDINGS = dg.AssetKey(["lake", "findings"])
@@ -71,6 +73,9 @@ def guardduty_lake(
     context: dg.AssetExecutionContext, s3: S3Resource, settings: dg.ResourceParam[Settings]
 ):
     """Ingest new raw objects into the Iceberg lake (incremental: each object is read once)."""
+    # Imported here: pyarrow and pyiceberg are not needed to load the definitions.
+    from orchestration.lib.ingest.parsing import ReadLimits
+    from orchestration.lib.ingest.runner import IngestOptions, run_ingest
 
     def s3_client():
         # The S3Resource's settings, with a connection per concurrent reader.
@@ -105,7 +110,7 @@ def guardduty_lake(
     )
 
 
-def _summary(stats: IngestStats) -> str:
+def _summary(stats: "IngestStats") -> str:
     return (
         f"objects read {stats.objects_read} = ingested {stats.objects_ingested} + skipped "
         f"{stats.objects_skipped} + quarantined {stats.objects_quarantined}; "
@@ -114,7 +119,7 @@ def _summary(stats: IngestStats) -> str:
     )
 
 
-def _metadata(stats: IngestStats, source_uri: str, lake_uri: str) -> dict:
+def _metadata(stats: "IngestStats", source_uri: str, lake_uri: str) -> dict:
     return {
         "source_uri": source_uri,
         "lake_uri": lake_uri,

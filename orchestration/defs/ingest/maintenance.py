@@ -1,11 +1,14 @@
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from orchestration.defs.ingest.assets import INGEST_POOL, LAKE_FINDINGS, LAKE_QUARANTINE
 from orchestration.lib.environment import Settings
 from orchestration.lib.lake.catalog import open_lake
-from orchestration.lib.lake.maintenance import MaintenancePolicy, maintain_lake
+
+if TYPE_CHECKING:
+    from orchestration.lib.lake.maintenance import MaintenancePolicy
 
 LAKE_MAINTENANCE = dg.AssetKey(["lake", "maintenance"])
 
@@ -19,7 +22,9 @@ class LakeMaintenanceConfig(dg.Config):
     snapshot_retention_hours: int = 24
     orphan_min_age_days: int = 3
 
-    def policy(self) -> MaintenancePolicy:
+    def policy(self) -> "MaintenancePolicy":
+        from orchestration.lib.lake.maintenance import MaintenancePolicy
+
         return MaintenancePolicy(
             small_file_bytes=self.small_file_megabytes * 1024 * 1024,
             min_small_files=self.min_small_files,
@@ -48,6 +53,9 @@ def lake_maintenance(
     config: LakeMaintenanceConfig,
     settings: dg.ResourceParam[Settings],
 ) -> dg.MaterializeResult:
+    # Imported here: pyarrow and pyiceberg are not needed to load the definitions.
+    from orchestration.lib.lake.maintenance import maintain_lake
+
     result = maintain_lake(open_lake(settings), config.policy(), log=context.log)
     metadata = {}
     for table, done in result.tables.items():

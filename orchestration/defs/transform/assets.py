@@ -13,7 +13,6 @@ from orchestration.defs.transform.project import dbt_project
 from orchestration.lib.environment import Settings
 from orchestration.lib.lake import reader
 from orchestration.lib.lake.catalog import open_lake
-from orchestration.lib.lake.dbt_duckdb_plugin import snapshots_for_dbt
 from orchestration.lib.transform.translator import GuardDutyDbtTranslator
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
@@ -94,6 +93,9 @@ def _build_on_pinned_lake(
     On DuckDB dbt reads exactly these snapshots (dbt_duckdb_plugin); Athena reads the Iceberg
     tables at query time, so there the ids record the lake as the build started.
     """
+    # Imported here: the plugin loads dbt-duckdb and DuckDB, which the definitions do not need.
+    from orchestration.lib.lake.dbt_duckdb_plugin import snapshots_for_dbt
+
     pinned = reader.pin(open_lake(settings))
     lake_metadata = {
         f"lake_snapshot_{name}": str(snapshot_id)

@@ -25,11 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, LessThanOrEqual
 
 from orchestration.lib.aws.guardduty import (
@@ -41,6 +38,10 @@ from orchestration.lib.aws.guardduty import (
 from orchestration.lib.ingest.parsing import MAX_CLOCK_SKEW
 from orchestration.lib.lake import reader, tables
 from orchestration.lib.lake.catalog import Lake
+
+if TYPE_CHECKING:
+    # Imported where used: loading the Dagster definitions needs neither.
+    import pyarrow as pa
 
 # A source silent for longer than GuardDuty keeps findings is gone, not silent.
 SOURCE_LOOKBACK = timedelta(days=90)
@@ -77,6 +78,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _newest_updated_at(table: pa.Table) -> datetime | None:
+    import pyarrow.compute as pc
+
     if not table.num_rows:
         return None
     return _utc(pc.max(table["updated_at"]).as_py())
@@ -84,6 +87,9 @@ def _newest_updated_at(table: pa.Table) -> datetime | None:
 
 def _plausible(table: pa.Table, now: datetime | None = None) -> pa.Table:
     """The versions updated no later than their own ingest (plus clock skew), and than ``now``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     unit = table.schema.field("ingested_at").type.unit
     latest = pc.add(table["ingested_at"], pa.scalar(MAX_CLOCK_SKEW, pa.duration(unit)))
     keep = pc.less_equal(table["updated_at"], latest)
@@ -94,6 +100,8 @@ def _plausible(table: pa.Table, now: datetime | None = None) -> pa.Table:
 
 def newest_ingested_at(pinned: reader.PinnedLake) -> datetime | None:
     """When the newest committed batch was ingested; None before the first."""
+    import pyarrow.compute as pc
+
     ledger = pinned.ledger(["ingested_at"])
     return _utc(pc.max(ledger["ingested_at"]).as_py()) if ledger.num_rows else None
 
@@ -202,6 +210,8 @@ def lake_counts_by_label(
     """
     columns = ["finding_id", "region", "severity", "updated_at", "event_count"]
     table = read_findings(pinned, columns, _utc(start).date(), None)
+    import duckdb
+
     counts = {region: dict.fromkeys(SEVERITY_LABELS, 0) for region in regions}
     connection = duckdb.connect()
     try:

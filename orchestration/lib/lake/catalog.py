@@ -15,13 +15,17 @@ import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyiceberg.catalog import Catalog
-from pyiceberg.table import Table
 from sqlalchemy.exc import OperationalError
 
 from orchestration.lib.environment import Settings, is_s3_uri
 from orchestration.lib.lake import tables
+
+if TYPE_CHECKING:
+    # pyiceberg.table pulls in pyarrow: loading the Dagster definitions needs neither.
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
 
 CATALOG_NAME = "guardduty"
 SQL_CATALOG_FILE = "lake_catalog.db"

@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from pyiceberg.expressions import (
     AlwaysTrue,
     And,
@@ -27,13 +26,17 @@ from pyiceberg.expressions import (
     In,
     IsNull,
 )
-from pyiceberg.table import Table
 from pyiceberg.types import DateType, DoubleType, LongType, StringType, TimestampType
 from pyiceberg.utils.datetime import days_to_date
 
 from orchestration.lib.environment import validate_sql_identifier
 from orchestration.lib.lake import tables
 from orchestration.lib.lake.catalog import Lake
+
+if TYPE_CHECKING:
+    # Imported where used at run time: loading the Dagster definitions needs neither.
+    import pyarrow as pa
+    from pyiceberg.table import Table
 
 # (source_uri, object_size, object_version): an object as listed, and as the ledger records it.
 ObjectKey = tuple[str, int, str]
@@ -132,6 +135,8 @@ class PinnedLake:
             ["ingest_batch_id", "source_uri"],
             In("ingest_batch_id", set(batches)) if batches is not None else AlwaysTrue(),
         )
+        import pyarrow.compute as pc
+
         keep = pc.is_in(_batch_and_source(scanned), value_set=_batch_and_source(committed))
         return scanned.filter(keep).select(wanted)
 
@@ -198,6 +203,8 @@ def ledger_keys(
     if since is None:
         rows = ledger.scan(row_filter=recent, selected_fields=selected).to_arrow()
     else:
+        import pyarrow as pa
+
         # Two scans, not an Or: pyiceberg 0.12 fails to evaluate `>=` on the null partition.
         rows = pa.concat_tables(
             ledger.scan(row_filter=And(partition, recent), selected_fields=selected).to_arrow()
@@ -214,6 +221,9 @@ def ledger_keys(
 
 
 def _batch_and_source(rows: pa.Table) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     return pc.binary_join_element_wise(
         rows.column("ingest_batch_id").cast(pa.large_string()),
         rows.column("source_uri").cast(pa.large_string()),

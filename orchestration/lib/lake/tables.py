@@ -11,8 +11,8 @@ microseconds (Iceberg's precision).
 
 from __future__ import annotations
 
-import pyarrow as pa
-from pyiceberg.io.pyarrow import schema_to_pyarrow
+from typing import TYPE_CHECKING
+
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import IdentityTransform
@@ -24,6 +24,9 @@ from pyiceberg.types import (
     StringType,
     TimestampType,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FINDINGS = "findings"
 QUARANTINE = "quarantine"
@@ -137,4 +140,7 @@ def partition_spec(table_name: str) -> PartitionSpec:
 
 def arrow_schema(table_name: str) -> pa.Schema:
     """The Arrow schema of rows appended to a table (µs timestamps, required fields non-null)."""
+    # Imported here: loading the Dagster definitions needs the schemas, not pyarrow.
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+
     return schema_to_pyarrow(SCHEMAS[table_name], include_field_ids=False)

@@ -10,11 +10,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestration.lib.environment import ConfigurationError, validate_sql_identifier
+
+if TYPE_CHECKING:
+    # Imported where used: loading the Dagster definitions does not need DuckDB.
+    import duckdb
 
 
 class MissingMartsError(FileNotFoundError):
@@ -40,6 +42,8 @@ class DuckDBMarts:
         self.source = source
 
     def rows(self, sql: str) -> list[tuple]:
+        import duckdb
+
         try:
             return self._connection.execute(sql.format(schema=self._schema)).fetchall()
         except duckdb.CatalogException as error:
@@ -62,6 +66,8 @@ def open_duckdb_marts(
     if not path.is_file():
         raise MissingMartsError(f"No DuckDB warehouse at {path}: build the dbt marts first.")
     schema = validate_sql_identifier(schema, "schema")
+    import duckdb
+
     with duckdb.connect(str(path), read_only=True) as connection:
         connection.execute("set TimeZone = 'UTC'")
         yield DuckDBMarts(connection, schema, source=f"DuckDB {path} (schema {schema})")
