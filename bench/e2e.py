@@ -144,7 +144,8 @@ def _dbt_model_seconds(run_id: str, top: int = 8) -> dict[str, float]:
 
 def _lake_data_files(lake: Path, table: str = "") -> list[Path]:
     """Parquet data files of the lake's Iceberg tables (all tables, or one)."""
-    return sorted(path for path in lake.rglob(f"{table}/data/**/*.parquet") if path.is_file())
+    pattern = f"{table or '*'}/data/**/*.parquet"
+    return sorted(path for path in lake.rglob(pattern) if path.is_file())
 
 
 def _duckdb_reads(read_log: Path, lake: Path) -> dict:
