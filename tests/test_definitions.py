@@ -126,6 +126,11 @@ def test_default_schedule_stays_within_the_quicksight_refresh_quota(edition):
     assert 0 < runs <= REFRESHES_PER_DAY[edition] - 4
 
 
+def test_a_configured_pipeline_cron_replaces_the_edition_default():
+    assert pipeline_cron("STANDARD", "45 23 * * *") == "45 23 * * *"
+    assert pipeline_cron("STANDARD", "") == pipeline_cron("STANDARD")
+
+
 def test_schedule_requests_a_partition_that_exists_for_the_day_it_runs(definitions):
     from orchestration.defs.pipeline.schedules import guardduty_pipeline_schedule
 

@@ -12,6 +12,6 @@ DEFAULT_PIPELINE_CRON = {
 }
 
 
-def pipeline_cron(edition: str, override: str | None = None) -> str:
+def pipeline_cron(edition: str, override: str = "") -> str:
     """The pipeline schedule: the user's cron when given, else the edition's default."""
-    return override.strip() if override and override.strip() else DEFAULT_PIPELINE_CRON[edition]
+    return override or DEFAULT_PIPELINE_CRON[edition]
