@@ -2,6 +2,7 @@
 
 import gzip
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -112,6 +113,31 @@ class TestLocalFolder:
         stats = run_ingest(LocalStore(tmp_path / "raw"), lake)
         assert stats.objects_read == 0 and stats.objects_already_ingested == 8
         assert reader.pin(lake).snapshot_ids == before
+
+    def test_time_bound_is_the_runs_clock_and_export_copies_are_observed_at_last_modified(
+        self, tmp_path, lake
+    ):
+        export = tmp_path / "raw" / "AWSLogs/012345678901/GuardDuty/eu-west-1/2026/10/02/x.jsonl.gz"
+        write(
+            tmp_path / "raw",
+            str(export.relative_to(tmp_path / "raw")),
+            jsonl_gz(
+                [
+                    a_finding(id="in-time", updatedAt="2026-10-02T12:10:00Z"),
+                    a_finding(id="from-the-future", updatedAt="2026-10-02T12:20:00Z"),
+                ]
+            ),
+        )
+        modified = datetime(2026, 10, 2, 11, 30, tzinfo=UTC)
+        os.utime(export, (modified.timestamp(), modified.timestamp()))
+        stats = run_ingest(
+            LocalStore(tmp_path / "raw"), lake, clock=lambda: datetime(2026, 10, 2, 12, tzinfo=UTC)
+        )
+        assert stats.findings_ingested == 1 and stats.records_quarantined == 1
+        rows = reader.pin(lake).visible(tables.FINDINGS, ["finding_id", "observed_at"])
+        assert rows.to_pylist() == [
+            {"finding_id": "in-time", "observed_at": modified.replace(tzinfo=None)}
+        ]
 
     def test_new_and_rewritten_objects_are_read_on_the_next_run(self, tmp_path, lake):
         mixed_source(tmp_path / "raw")

@@ -48,7 +48,7 @@ class Rejection(ValueError):
 
 @dataclass(frozen=True)
 class Finding:
-    """One finding version with the lake's key columns (see lake_layout.FINDINGS_SCHEMA)."""
+    """One finding version with the lake's key columns (see lib/lake/tables.py)."""
 
     finding_id: str
     account_id: str

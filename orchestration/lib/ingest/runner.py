@@ -146,7 +146,7 @@ def _run(
     )
     batch = _Batch()
     last_progress = time.monotonic()
-    for stored, result in _read_all(source, pending, options):
+    for stored, result in _read_all(source, pending, options, clock):
         _account(stored, result, batch, stats)
         if (
             len(batch.findings) >= options.batch_max_findings
@@ -191,7 +191,10 @@ def _store_listing_cursor(lake: Lake, cursor: date, log: logging.Logger) -> None
 
 
 def _read_all(
-    source: ObjectStore, pending: list[StoredObject], options: IngestOptions
+    source: ObjectStore,
+    pending: list[StoredObject],
+    options: IngestOptions,
+    clock: Callable[[], datetime],
 ) -> Iterator[tuple[StoredObject, ObjectResult]]:
     """Read and parse objects concurrently (bounded), yielding results in listing order."""
 
@@ -211,7 +214,13 @@ def _read_all(
                 f"{options.limits.max_object_bytes} byte limit (GUARDDUTY_MAX_OBJECT_BYTES)"
             )
             return result
-        return parse_object(stored.key, source.read(stored.key), options.limits)
+        return parse_object(
+            stored.key,
+            source.read(stored.key),
+            options.limits,
+            ingested_at=clock(),
+            last_modified=stored.last_modified,
+        )
 
     window = max(1, options.concurrency) * 4
     with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
