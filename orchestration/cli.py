@@ -1,4 +1,5 @@
-"""The command line behind the Makefile: run, prepare, docs, check-athena and migrate-lake."""
+"""The command line behind the Makefile: run, prepare, docs, check-athena and migrate-lake; and
+review-report, which re-runs a monthly review report as of the lake snapshots it recorded."""
 
 from __future__ import annotations
 
@@ -146,6 +147,73 @@ def migrate_lake(settings: Settings, old_lake_uri: str) -> None:
     print(f"Lake migration from {old_lake_uri} into {settings.lake_uri}: {stats}")
 
 
+def reproduce_review_report(
+    settings: Settings,
+    month: str,
+    snapshot_ids: dict[str, int | None],
+    as_of: str,
+    output: str,
+) -> None:
+    """Re-run the review report of ``month`` as of the lake snapshots and ``as_of`` it recorded.
+
+    The marts are rebuilt from scratch (--full-refresh) into a temporary DuckDB warehouse whose
+    dbt run reads exactly those snapshots; the report goes to ``output`` (a folder or s3:// URI).
+    """
+    import tempfile
+
+    import boto3
+
+    from orchestration.lib.audit.review_report import build_report, open_duckdb_marts
+    from orchestration.lib.lake.catalog import open_lake
+    from orchestration.lib.lake.dbt_duckdb_plugin import SNAPSHOTS_VARIABLE
+    from orchestration.lib.lake.store import open_store
+    from orchestration.lib.transform.exposures import REVIEW_REPORT_EXPOSURE
+
+    with tempfile.TemporaryDirectory(prefix="review-report-") as scratch:
+        warehouse = Path(scratch) / "warehouse.duckdb"
+        target = Path(scratch) / "target"
+        dbt = Path(sys.executable).parent / "dbt"
+        command = [
+            str(dbt if dbt.exists() else "dbt"),
+            "build",
+            "--full-refresh",
+            "--select",
+            f"+exposure:{REVIEW_REPORT_EXPOSURE}",
+            "--exclude-resource-type",
+            "unit_test",
+            "--vars",
+            json.dumps({"as_of": as_of}),
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target",
+            "duckdb",
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(Path(scratch) / "logs"),
+        ]
+        environment = {
+            **os.environ,
+            "GUARDDUTY_DUCKDB_PATH": str(warehouse),
+            SNAPSHOTS_VARIABLE: json.dumps(snapshot_ids),
+        }
+        subprocess.run(command, check=True, cwd=DBT_PROJECT_DIR, env=environment)  # noqa: S603
+        data, keys = build_report(
+            lambda: open_duckdb_marts(warehouse),
+            lake=open_lake(settings),
+            report_store=open_store(output, lambda: boto3.client("s3")),
+            month=month,
+            run_id="",
+            dbt_target_dir=target,
+        )
+    print(
+        f"Review report {data.month.label} as of lake snapshots {data.lake_snapshots.argument} "
+        f"and {as_of}: {output.rstrip('/')}/{keys[-1]}"
+    )
+
+
 def quicksight_dashboard(settings: Settings) -> int:
     """Print the dashboard's CreateDashboard request as JSON, after the offline model checks."""
     from orchestration.lib.publish.quicksight.dashboard import (
@@ -172,17 +240,48 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orchestration", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["run", "prepare", "docs", "check-athena", "migrate-lake", "quicksight-dashboard"],
+        choices=[
+            "run",
+            "prepare",
+            "docs",
+            "check-athena",
+            "migrate-lake",
+            "quicksight-dashboard",
+            "review-report",
+        ],
     )
     parser.add_argument(
         "--from",
         dest="old_lake",
         help="migrate-lake: the old Parquet lake (a folder or s3:// URI) to convert",
     )
+    parser.add_argument("--month", help="review-report: the report's month, YYYY-MM")
+    parser.add_argument(
+        "--lake-snapshots",
+        help="review-report: the lake snapshots the report recorded, "
+        "ingest_ledger=<id>,findings=<id>,quarantine=<id>",
+    )
+    parser.add_argument(
+        "--as-of", help="review-report: the marts' evaluation time the report recorded (UTC)"
+    )
+    parser.add_argument(
+        "--output", help="review-report: folder or s3:// URI for the report (default: data dir)"
+    )
     arguments = parser.parse_args(argv)
     command = arguments.command
     if command == "migrate-lake" and not arguments.old_lake:
         parser.error("migrate-lake needs --from <old lake folder or s3:// URI>")
+    if command == "review-report":
+        if not (arguments.month and arguments.lake_snapshots and arguments.as_of):
+            parser.error("review-report needs --month, --lake-snapshots and --as-of")
+        from orchestration.lib.audit.report_data import Month
+        from orchestration.lib.audit.report_evidence import parse_snapshot_ids
+
+        try:
+            Month.parse(arguments.month)
+            snapshot_ids = parse_snapshot_ids(arguments.lake_snapshots)
+        except ValueError as error:
+            parser.error(str(error))
     settings = get_settings()
     export_for_dbt(settings)
     if command == "run":
@@ -199,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         return check_athena()
     elif command == "migrate-lake":
         migrate_lake(settings, arguments.old_lake)
+    elif command == "review-report":
+        output = arguments.output or str(Path(settings.data_dir) / "reproduced")
+        reproduce_review_report(settings, arguments.month, snapshot_ids, arguments.as_of, output)
     return 0
 
 

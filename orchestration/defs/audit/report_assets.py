@@ -60,7 +60,8 @@ class ReviewReportConfig(dg.Config):
         "(offline, no network) and csv/*.csv. Totals and trends by severity, finding type, "
         "account and country; new Critical and High findings with their archive status; archive "
         "compliance and findings open past target; coverage gaps; first-seen countries and ASNs; "
-        "and the evidence trail (run id, data time range, lake ledger counts, dbt test results)."
+        "and the evidence trail (run id, data time range, the lake snapshots read, which it tags "
+        "review-<YYYY-MM> so maintenance keeps them, lake ledger counts, dbt test results)."
     ),
 )
 def review_report(
@@ -78,10 +79,11 @@ def review_report(
         open_reader = partial(nullcontext, athena)
     else:
         open_reader = partial(open_duckdb_marts, settings.duckdb_path, schema=config.schema_name)
+    lake = open_lake(settings)
     try:
         data, keys = build_report(
             open_reader,
-            lake=open_lake(settings),
+            lake=lake,
             report_store=open_store(settings.report_dir, s3.get_client),
             month=config.month,
             run_id=context.run.run_id,
@@ -92,6 +94,11 @@ def review_report(
         raise dg.Failure(description=str(error), allow_retries=False) from error
     page = f"{settings.report_dir}/{REPORT_PREFIX}/{data.month.label}/index.html"
     context.log.info("review report for %s written to %s", data.month.label, page)
+    # Imported here: maintenance loads pyarrow, which loading the definitions does not need.
+    from orchestration.lib.lake.maintenance import keep_snapshots
+
+    # Kept through the retention (AU-11): the report can be re-run as of the snapshots it read.
+    keep_snapshots(lake, data.lake_snapshots.ids, f"{REPORT_PREFIX}-{data.month.label}")
     tests = data.dbt_tests
     return dg.MaterializeResult(
         metadata={
@@ -104,7 +111,11 @@ def review_report(
             "coverage_gaps": dg.MetadataValue.int(len(data.coverage_gaps.rows)),
             "ledger_objects_read": dg.MetadataValue.int(data.ledger.objects_read),
             "ledger_balanced": dg.MetadataValue.bool(data.ledger.balanced),
-            "lake_ledger_snapshot_id": str(data.ledger.ledger_snapshot_id),
+            **{
+                f"lake_snapshot_{name}": str(snapshot_id)
+                for name, snapshot_id in data.lake_snapshots.ids.items()
+            },
+            "lake_snapshots": data.lake_snapshots.argument,
             "dbt_tests": dg.MetadataValue.json(tests.counts),
             "dbt_results_from_this_run": dg.MetadataValue.bool(tests.from_this_run),
             "source": data.source,

@@ -50,6 +50,7 @@ def evidence_table(data: ReportData) -> Table:
             if name != "evaluated_at"
         ),
         ("lake", ledger.lake_uri),
+        *_lake_snapshot_rows(data),
         ("ledger_batches", ledger.batches),
         ("ledger_objects_read", ledger.objects_read),
         ("ledger_objects_ingested", ledger.objects_ingested),
@@ -70,6 +71,27 @@ def evidence_table(data: ReportData) -> Table:
         ("coverage_gap_days", data.coverage_gap_days),
     ]
     return Table(("item", "value"), tuple(rows))
+
+
+def _lake_snapshot_rows(data: ReportData) -> list[tuple[str, object]]:
+    """Each lake snapshot read, and the command that re-runs the report as of them."""
+    snapshots = data.lake_snapshots
+    if snapshots is None:
+        return [("lake_snapshots", "not recorded")]
+    # Ids as text: the page would group the digits of a number.
+    rows: list[tuple[str, object]] = [
+        (f"lake_snapshot_{name}", "none" if snapshot_id is None else str(snapshot_id))
+        for name, snapshot_id in snapshots.ids.items()
+    ]
+    rows.append(("lake_snapshots_recorded_by", snapshots.recorded_by))
+    command = (
+        f"python -m orchestration.cli review-report --month {data.month.label}"
+        f" --lake-snapshots {snapshots.argument}"
+    )
+    if data.evaluated_at is not None:
+        command += f" --as-of '{data.evaluated_at.isoformat(sep=' ')}'"
+    rows.append(("reproduce_command", command))
+    return rows
 
 
 def report_tables(data: ReportData) -> dict[str, Table]:

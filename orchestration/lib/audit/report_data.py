@@ -15,7 +15,11 @@ from orchestration.lib.publish.html import SEVERITY_LABELS
 from orchestration.lib.publish.marts import MartReader
 
 if TYPE_CHECKING:
-    from orchestration.lib.audit.report_evidence import DbtTestEvidence, LedgerCounts
+    from orchestration.lib.audit.report_evidence import (
+        DbtTestEvidence,
+        LakeSnapshots,
+        LedgerCounts,
+    )
 
 DEFAULT_COVERAGE_GAP_DAYS = 7
 
@@ -124,6 +128,8 @@ class ReportData:
     data_range: dict[str, datetime | None]
     ledger: LedgerCounts
     dbt_tests: DbtTestEvidence
+    # The lake snapshots the marts and the ledger counts were read from (None: not recorded).
+    lake_snapshots: LakeSnapshots | None = None
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -142,6 +148,7 @@ def load_report_data(
     run_id: str,
     ledger: LedgerCounts,
     dbt_tests: DbtTestEvidence,
+    lake_snapshots: LakeSnapshots | None = None,
     coverage_gap_days: int = DEFAULT_COVERAGE_GAP_DAYS,
 ) -> ReportData:
     """Query the marts for ``month``; only date literals built here are put into the SQL."""
@@ -361,6 +368,7 @@ def load_report_data(
         },
         ledger=ledger,
         dbt_tests=dbt_tests,
+        lake_snapshots=lake_snapshots,
     )
 
 

@@ -1,18 +1,82 @@
-"""Evidence behind the review report: the lake ledger's object counts and dbt's test results."""
+"""Evidence behind the review report: the lake snapshots its numbers come from, the lake ledger's
+object counts and dbt's test results."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
 
 from orchestration.lib.audit.report_data import Month
 from orchestration.lib.lake import reader, tables
 from orchestration.lib.lake.catalog import Lake
+from orchestration.lib.publish.marts import DuckDBMarts, MissingMartsError
+
+
+@dataclass(frozen=True)
+class LakeSnapshots:
+    """The lake snapshot of each table (name -> id) the report's numbers come from."""
+
+    ids: Mapping[str, int | None] = field(default_factory=dict)
+    # Where the ids come from: the warehouse's record of its build, or the lake at report time.
+    recorded_by: str = ""
+
+    @property
+    def argument(self) -> str:
+        """The ids as ``review-report --lake-snapshots`` takes them."""
+        return format_snapshot_ids(self.ids)
+
+
+def format_snapshot_ids(ids: Mapping[str, int | None]) -> str:
+    return ",".join(f"{name}={'' if sid is None else sid}" for name, sid in ids.items())
+
+
+def parse_snapshot_ids(text: str) -> dict[str, int | None]:
+    """``ingest_ledger=1,findings=2,quarantine=`` -> ids (empty: the table had no snapshot)."""
+    ids: dict[str, int | None] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, separator, value = item.partition("=")
+        if not separator or name.strip() not in reader.PIN_ORDER:
+            raise ValueError(
+                f"lake snapshot {item!r}: expected <table>=<snapshot id> with a table of "
+                f"{', '.join(reader.PIN_ORDER)}"
+            )
+        try:
+            ids[name.strip()] = int(value) if value.strip() else None
+        except ValueError as error:
+            raise ValueError(f"lake snapshot {item!r}: the id is not an integer") from error
+    missing = set(reader.PIN_ORDER) - ids.keys()
+    if missing:
+        raise ValueError(f"lake snapshots missing for {', '.join(sorted(missing))}")
+    return ids
+
+
+def read_lake_snapshots(marts: Any, lake: Lake) -> LakeSnapshots:
+    """The snapshots the DuckDB warehouse's last build read; otherwise (Athena, or a warehouse
+    built before the record existed) the lake's current snapshots as the report runs."""
+    if isinstance(marts, DuckDBMarts):
+        try:
+            # Written by the dbt DuckDB plugin each time a build pins the lake.
+            rows = marts.rows(
+                "select table_name, snapshot_id, pinned_at from {schema}.lake_snapshots"
+            )
+        except MissingMartsError:
+            rows = []
+        if rows:
+            pinned_at = max(row[2] for row in rows)
+            return LakeSnapshots(
+                ids={name: snapshot_id for name, snapshot_id, _ in rows},
+                recorded_by=f"warehouse build (lake pinned at {pinned_at:%Y-%m-%d %H:%M:%S} UTC)",
+            )
+    return LakeSnapshots(
+        ids=reader.pin(lake).snapshot_ids, recorded_by="lake's current snapshots at report time"
+    )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ For one calendar month (UTC) it states totals and trends by severity, finding ty
 country; the new Critical and High findings with their archive status; archive compliance against
 the targets of the compliance marts; the findings open past target; the accounts and Regions gone
 silent; the remote countries and autonomous systems first seen; and the evidence trail: the run,
-the data time range, the lake ledger's object counts for the month and the dbt test results.
+the data time range, the lake snapshots its numbers come from (re-run it as of them with
+``python -m orchestration.cli review-report``), the lake ledger's object counts for the month and
+the dbt test results.
 
 It opens with no network (inline SVG charts, no script, a Content-Security-Policy that forbids
 remote loads), prints as a clean A4 document, and every string from the data is escaped; CSV
@@ -29,8 +31,13 @@ from orchestration.lib.audit.report_data import (
     latest_data_month,
     load_report_data,
 )
-from orchestration.lib.audit.report_evidence import find_dbt_test_evidence, read_ledger_counts
+from orchestration.lib.audit.report_evidence import (
+    find_dbt_test_evidence,
+    read_lake_snapshots,
+    read_ledger_counts,
+)
 from orchestration.lib.audit.report_render import render_report_html
+from orchestration.lib.lake import tables
 from orchestration.lib.lake.catalog import Lake
 from orchestration.lib.lake.store import ObjectStore
 from orchestration.lib.publish.marts import AthenaMarts, open_duckdb_marts
@@ -87,12 +94,14 @@ def build_report(
         chosen = Month.parse(month) if month else latest_data_month(reader)
         if chosen is None:
             chosen = Month.of(datetime.now(UTC))
+        snapshots = read_lake_snapshots(reader, lake)
         data = load_report_data(
             reader,
             chosen,
             run_id=run_id,
-            ledger=read_ledger_counts(lake, chosen),
+            ledger=read_ledger_counts(lake, chosen, snapshots.ids.get(tables.LEDGER)),
             dbt_tests=find_dbt_test_evidence(dbt_target_dir, run_id),
+            lake_snapshots=snapshots,
             coverage_gap_days=coverage_gap_days,
         )
     return data, write_report(data, report_store)

@@ -6,6 +6,10 @@ pinned snapshots' data files, so one dbt invocation reads one snapshot of each t
 many batches commit meanwhile. The transform assets pin first and pass the snapshot ids in
 ``GUARDDUTY_LAKE_SNAPSHOTS`` (JSON), so the ids recorded in Dagster are the ones dbt read; a dbt
 started by hand pins the current snapshots.
+
+The pinned ids are also written to the warehouse table ``main.lake_snapshots`` (table name,
+snapshot id, pinned at), replaced at each pin, so the marts say which lake they reflect (the
+review report records them and can be re-run as of them).
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import os
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dbt.adapters.duckdb.plugins import BasePlugin
+from dbt.flags import get_flags
 
 from orchestration.lib.environment import load_settings
 from orchestration.lib.lake import reader
@@ -26,6 +32,9 @@ from orchestration.lib.lake.catalog import open_lake
 SNAPSHOTS_VARIABLE = "GUARDDUTY_LAKE_SNAPSHOTS"
 # A folder: each connection logs every file read and its bytes there (bench/e2e.py sums them).
 READ_LOG_VARIABLE = "GUARDDUTY_DUCKDB_READ_LOG"
+# Only commands that write models record the pin: `dbt docs` or `dbt compile` leave the record
+# of the build the marts came from.
+BUILDING_COMMANDS = frozenset({"build", "run"})
 
 
 class Plugin(BasePlugin):
@@ -41,6 +50,23 @@ class Plugin(BasePlugin):
         pinned_ids = os.environ.get(SNAPSHOTS_VARIABLE, "").strip()
         pinned = reader.pin(open_lake(settings), json.loads(pinned_ids) if pinned_ids else None)
         pinned.create_duckdb_views(conn, settings.glue_database)
+        if getattr(get_flags(), "WHICH", None) in BUILDING_COMMANDS:
+            record_pinned_snapshots(conn, pinned.snapshot_ids, datetime.now(UTC))
+
+
+def record_pinned_snapshots(
+    conn, snapshot_ids: Mapping[str, int | None], pinned_at: datetime
+) -> None:
+    """Replace ``main.lake_snapshots`` with the snapshots this dbt connection reads."""
+    conn.execute(
+        "create or replace table main.lake_snapshots "
+        "(table_name varchar, snapshot_id bigint, pinned_at timestamp)"
+    )
+    naive_utc = pinned_at.astimezone(UTC).replace(tzinfo=None)
+    conn.executemany(
+        "insert into main.lake_snapshots values (?, ?, ?)",
+        [(name, snapshot_id, naive_utc) for name, snapshot_id in snapshot_ids.items()],
+    )
 
 
 @contextmanager

@@ -1,0 +1,177 @@
+"""A review report re-run as of the lake snapshots it recorded has the same figures (AU-6/AU-11).
+
+Batch A is ingested and built, and the report records the snapshots its numbers come from; batch
+B then changes the month's counts and is built too. `review-report --lake-snapshots` rebuilds the
+marts as of the recorded snapshots and must give back the first report's figures, not the
+current lake's.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster_aws.s3 import S3Resource
+
+from orchestration import cli
+from orchestration.defs.audit.report_assets import review_report
+from orchestration.lib.environment import DBT_PROJECT_DIR, get_settings
+from orchestration.lib.lake import reader, tables
+from orchestration.lib.lake.catalog import open_lake
+from tests.helpers.dbt_lake_builder import finding, network_connection, remote_ip, write_batch
+from tests.helpers.settings import settings_resources
+
+# Three dbt builds of the report's marts: left out of `make test-fast`.
+pytestmark = pytest.mark.integration
+
+DBT = str(Path(sys.executable).parent / "dbt")
+MONTH = "2024-03"
+# The report's figures; evidence.csv and dbt_tests.csv describe each run and differ by design.
+RUN_FILES = {"evidence.csv", "dbt_tests.csv"}
+
+BATCH_A = [
+    finding("a", severity=8.0, created_at="2024-03-02T10:00:00.000Z"),
+    finding(
+        "b",
+        severity=5.0,
+        created_at="2024-03-03T10:00:00.000Z",
+        action=network_connection(remote_ip("5.6.7.8", "Russia", "RU")),
+    ),
+]
+BATCH_B = [
+    finding(
+        "c",
+        severity=9.5,
+        created_at="2024-03-04T10:00:00.000Z",
+        updated_at="2024-03-06T10:00:00.000Z",
+        account_id="444455556666",
+    ),
+    finding(
+        "d",
+        severity=2.0,
+        created_at="2024-03-05T10:00:00.000Z",
+        updated_at="2024-03-06T10:00:00.000Z",
+        action=network_connection(remote_ip("8.8.8.8", "Vietnam", "VN")),
+    ),
+]
+
+
+@pytest.fixture
+def environment(fresh_settings: Path, monkeypatch) -> Path:
+    """The test's data folder, with every variable the command line exports restored after."""
+    monkeypatch.setenv("DBT_TARGET", "duckdb")
+    settings = get_settings()
+    for variable, value in {
+        "GUARDDUTY_DATA_DIR": settings.data_dir,
+        "GUARDDUTY_LAKE_URI": settings.lake_uri,
+        "GUARDDUTY_LAKE_CATALOG": settings.lake_catalog,
+        "GUARDDUTY_DUCKDB_PATH": settings.duckdb_path,
+        "GUARDDUTY_GLUE_DATABASE": settings.glue_database,
+        "ATHENA_SCHEMA": settings.athena_schema,
+        "AWS_REGION": settings.aws_region,
+    }.items():
+        monkeypatch.setenv(variable, value)
+    return Path(settings.data_dir)
+
+
+def _build_marts(data_dir: Path, as_of: str) -> None:
+    """The marts on the current lake (pinned by the plugin), every model evaluated at ``as_of``.
+
+    One as_of for the whole build: left to each model's own clock, the coverage and archive-time
+    marts are evaluated milliseconds apart and no single as_of reproduces both.
+    """
+    result = subprocess.run(
+        [
+            DBT,
+            "build",
+            "--select",
+            "+exposure:review_report",
+            "--exclude-resource-type",
+            "unit_test",
+            "--vars",
+            json.dumps({"as_of": as_of}),
+            "--target-path",
+            str(data_dir / "dbt-target"),
+            "--log-path",
+            str(data_dir / "dbt-logs"),
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def _write_report() -> dict:
+    result = dg.materialize(
+        [review_report],
+        resources={"s3": S3Resource(), **settings_resources()},
+        run_config={"ops": {"reports__review_report": {"config": {"month": MONTH}}}},
+    )
+    [materialization] = result.asset_materializations_for_node("reports__review_report")
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def _report_files(folder: Path) -> dict[str, str]:
+    csv_folder = folder / "review" / MONTH / "csv"
+    return {path.name: path.read_text() for path in sorted(csv_folder.glob("*.csv"))}
+
+
+def _evidence(files: dict[str, str]) -> dict[str, str]:
+    return dict(csv.reader(files["evidence.csv"].splitlines()[1:]))
+
+
+def _figures(files: dict[str, str]) -> dict[str, str]:
+    return {name: text for name, text in files.items() if name not in RUN_FILES}
+
+
+def test_a_report_rerun_as_of_its_recorded_snapshots_has_the_same_figures(environment: Path):
+    lake_path = environment / "lake"
+    write_batch(lake_path, "a", "2024-03-07T00:00:00Z", BATCH_A)
+    _build_marts(environment, "2024-03-20 12:00:00")
+    first_metadata = _write_report()
+    first = _report_files(environment / "reports")
+    first_evidence = _evidence(first)
+
+    lake = open_lake(get_settings())
+    recorded = {name: first_evidence[f"lake_snapshot_{name}"] for name in reader.PIN_ORDER}
+    assert first_evidence["lake_snapshots_recorded_by"].startswith("warehouse build")
+    assert first_metadata["lake_snapshots"] == ",".join(
+        f"{name}={'' if value == 'none' else value}" for name, value in recorded.items()
+    )
+    for name in (tables.LEDGER, tables.FINDINGS):
+        assert recorded[name] == str(lake.table(name).current_snapshot().snapshot_id)
+        # Tagged, so maintenance keeps the snapshot for the retention.
+        assert str(lake.table(name).metadata.refs["review-2024-03"].snapshot_id) == recorded[name]
+    with duckdb.connect(str(environment / "warehouse.duckdb"), read_only=True) as warehouse:
+        in_warehouse = warehouse.sql("select table_name, snapshot_id from main.lake_snapshots")
+        assert {name: str(sid) for name, sid in in_warehouse.fetchall()} == {
+            name: "None" if value == "none" else value for name, value in recorded.items()
+        }
+
+    write_batch(lake_path, "b", "2024-03-08T00:00:00Z", BATCH_B)
+    _build_marts(environment, "2024-03-21 12:00:00")
+    _write_report()
+    current = _report_files(environment / "reports")
+    assert _figures(current) != _figures(first)
+    assert _evidence(current)["ledger_objects_read"] != first_evidence["ledger_objects_read"]
+
+    command = shlex.split(first_evidence["reproduce_command"])
+    assert command[:4] == ["python", "-m", "orchestration.cli", "review-report"]
+    assert cli.main([*command[3:], "--output", str(environment / "again")]) == 0
+    again = _report_files(environment / "again")
+    assert _figures(again) == _figures(first)
+    again_evidence = _evidence(again)
+    for item, value in first_evidence.items():
+        if item.startswith(("lake_snapshot_", "ledger_", "data_", "marts_evaluated_at")):
+            assert again_evidence[item] == value, item
