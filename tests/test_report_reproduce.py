@@ -23,14 +23,12 @@ from dagster_aws.s3 import S3Resource
 
 from orchestration import cli
 from orchestration.defs.audit.report_assets import review_report
+from orchestration.lib.audit.report_evidence import format_snapshot_ids, parse_snapshot_ids
 from orchestration.lib.environment import DBT_PROJECT_DIR, get_settings
 from orchestration.lib.lake import reader, tables
 from orchestration.lib.lake.catalog import open_lake
 from tests.helpers.dbt_lake_builder import finding, network_connection, remote_ip, write_batch
 from tests.helpers.settings import settings_resources
-
-# Three dbt builds of the report's marts: left out of `make test-fast`.
-pytestmark = pytest.mark.integration
 
 DBT = str(Path(sys.executable).parent / "dbt")
 MONTH = "2024-03"
@@ -135,6 +133,8 @@ def _figures(files: dict[str, str]) -> dict[str, str]:
     return {name: text for name, text in files.items() if name not in RUN_FILES}
 
 
+# Three dbt builds of the report's marts: left out of `make test-fast`.
+@pytest.mark.integration
 def test_a_report_rerun_as_of_its_recorded_snapshots_has_the_same_figures(environment: Path):
     lake_path = environment / "lake"
     write_batch(lake_path, "a", "2024-03-07T00:00:00Z", BATCH_A)
@@ -175,3 +175,39 @@ def test_a_report_rerun_as_of_its_recorded_snapshots_has_the_same_figures(enviro
     for item, value in first_evidence.items():
         if item.startswith(("lake_snapshot_", "ledger_", "data_", "marts_evaluated_at")):
             assert again_evidence[item] == value, item
+
+
+def test_snapshot_ids_are_read_as_the_report_writes_them():
+    ids = {"ingest_ledger": 11, "findings": 22, "quarantine": None}
+    assert parse_snapshot_ids(format_snapshot_ids(ids)) == ids
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("ingest_ledger=1,findings=2", "missing for quarantine"),
+        ("ingest_ledger=1,findings=x,quarantine=", "not an integer"),
+        ("ingest_ledger=1,findings=2,quarantine=,alerts=4", "expected <table>=<snapshot id>"),
+        ("ingest_ledger 1,findings=2,quarantine=", "expected <table>=<snapshot id>"),
+    ],
+)
+def test_bad_snapshot_ids_are_refused_clearly(text: str, problem: str):
+    with pytest.raises(ValueError, match=problem):
+        parse_snapshot_ids(text)
+
+
+SOME_IDS = "ingest_ledger=1,findings=2,quarantine="
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        (["--month", MONTH, "--lake-snapshots", SOME_IDS], "--as-of"),
+        (["--month", "March", "--lake-snapshots", SOME_IDS, "--as-of", "2024-03-20"], "YYYY-MM"),
+        (["--month", MONTH, "--lake-snapshots", "findings=2", "--as-of", "2024-03-20"], "missing"),
+    ],
+)
+def test_the_command_refuses_a_rerun_it_cannot_reproduce(arguments, problem, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["review-report", *arguments])
+    assert problem in capsys.readouterr().err
