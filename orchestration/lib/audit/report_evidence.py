@@ -9,14 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
 
 from orchestration.lib.audit.report_data import Month
 from orchestration.lib.lake import reader, tables
 from orchestration.lib.lake.catalog import Lake
-from orchestration.lib.publish.marts import DuckDBMarts, MissingMartsError
+from orchestration.lib.publish.marts import DuckDBMarts, MartReader, MissingMartsError
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def parse_snapshot_ids(text: str) -> dict[str, int | None]:
     return ids
 
 
-def read_lake_snapshots(marts: Any, lake: Lake) -> LakeSnapshots:
+def read_lake_snapshots(marts: MartReader, lake: Lake) -> LakeSnapshots:
     """The snapshots the DuckDB warehouse's last build read; otherwise (Athena, or a warehouse
     built before the record existed) the lake's current snapshots as the report runs."""
     if isinstance(marts, DuckDBMarts):
