@@ -1,6 +1,7 @@
 {#
     Current findings per (finding_date, account_id, region, `dimension`): how many, and how many
-    occurrences. The grain of the per-dimension aggregate marts.
+    occurrences. The grain of the per-dimension aggregate marts; an incremental run recomputes the
+    changed dates only.
 #}
 {% macro daily_findings_by(dimension) -%}
 with
@@ -8,6 +9,9 @@ with
 findings as (
 
     select * from {{ ref('fct_findings') }}
+    {%- if is_incremental() %}
+    where finding_date in ({{ changed_finding_dates() }})
+    {%- endif %}
 
 ),
 

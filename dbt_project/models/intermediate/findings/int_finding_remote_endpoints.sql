@@ -1,10 +1,14 @@
 {#-
-    A table on DuckDB rather than a view: it parses the finding JSON many times per row, and as a
-    view its data tests and its mart each computed it again (at 1M finding versions, six passes
-    of ~25 s each). Athena keeps the view.
+    Incremental: an incremental run parses the JSON of the changed findings only
+    (macros/changed_findings.sql).
 -#}
-{{ config(materialized='table' if target.type == 'duckdb' else 'view') }}
-{%- set action = '$.service.action' -%}
+{{ config(
+    materialized='incremental',
+    unique_key='finding_endpoint_id',
+    pre_hook="{{ delete_changed_rows('finding_id', changed_finding_ids()) }}"
+) }}
+-- depends_on: {{ ref('int_findings_changed') }}
+{% set action = '$.service.action' -%}
 {%- set single_sources = [
     ('network_connection', action ~ '.networkConnectionAction.remoteIpDetails'),
     ('aws_api_call', action ~ '.awsApiCallAction.remoteIpDetails'),
@@ -21,6 +25,9 @@ current_findings as (
         finding_json,
         connection_direction
     from {{ ref('int_findings_current') }}
+    {%- if is_incremental() %}
+    where {{ reranked_since_applied() }}
+    {%- endif %}
 
 ),
 

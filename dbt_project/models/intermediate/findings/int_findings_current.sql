@@ -1,7 +1,9 @@
 {#
     Incremental: only findings with a version in a lake batch not processed before (or, for a
     Dagster backfill, with a version in the min_date..max_date window) are re-ranked, over ALL
-    their versions, so a version delivered late never displaces a newer current one.
+    their versions, so a version delivered late never displaces a newer current one. Each
+    re-ranked row is stamped with the run's start (reranked_at), which tells the incremental marts
+    what changed (macros/changed_findings.sql).
 #}
 {%- set window_given = var('min_date') and var('max_date') -%}
 
@@ -60,7 +62,10 @@ ranked as (
 
 current_versions as (
 
-    select * from ranked
+    select
+        *,
+        {{ reranked_now() }} as reranked_at
+    from ranked
     where version_rank = 1
 
 )

@@ -1,14 +1,27 @@
+{{ config(
+    materialized='incremental',
+    unique_key='finding_endpoint_id',
+    pre_hook="{{ delete_changed_rows('finding_id', changed_finding_ids()) }}"
+) }}
+-- depends_on: {{ ref('int_findings_changed') }}
+
 with
 
 findings as (
 
     select * from {{ ref('fct_findings') }}
+    {%- if is_incremental() %}
+    where finding_id in ({{ changed_finding_ids() }})
+    {%- endif %}
 
 ),
 
 endpoints as (
 
     select * from {{ ref('int_finding_remote_endpoints') }}
+    {%- if is_incremental() %}
+    where finding_id in ({{ changed_finding_ids() }})
+    {%- endif %}
 
 ),
 

@@ -1,8 +1,18 @@
+{{ config(
+    materialized='incremental',
+    unique_key='finding_id',
+    pre_hook="{{ delete_changed_rows('finding_id', changed_finding_ids()) }}"
+) }}
+-- depends_on: {{ ref('int_findings_changed') }}
+
 with
 
 current_findings as (
 
     select * from {{ ref('int_findings_current') }}
+    {%- if is_incremental() %}
+    where {{ reranked_since_applied() }}
+    {%- endif %}
 
 ),
 
