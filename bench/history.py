@@ -131,12 +131,13 @@ def _sensor_tick(source: Path, cursor: datetime, instance) -> float:
     from dagster_aws.s3 import S3Resource
 
     from orchestration.defs.pipeline.sensors import new_raw_objects_sensor
-    from orchestration.lib.environment import get_settings
+    from orchestration.lib.environment import load_settings
 
     os.environ["GUARDDUTY_SOURCE_URI"] = str(source)
-    get_settings.cache_clear()
     context = dg.build_sensor_context(
-        cursor=cursor.isoformat(), resources={"s3": S3Resource()}, instance=instance
+        cursor=cursor.isoformat(),
+        resources={"s3": S3Resource(), "settings": load_settings()},
+        instance=instance,
     )
     with stopwatch() as elapsed:
         result = new_raw_objects_sensor(context)
