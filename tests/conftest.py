@@ -2,6 +2,8 @@ import pytest
 
 from tests.helpers.s3_servers import running_seaweedfs
 
+pytest_plugins = ("tests.helpers.quicksight_fixtures",)
+
 
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory):

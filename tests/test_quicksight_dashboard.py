@@ -81,23 +81,6 @@ def request_(settings, specs):
     return create_dashboard_request(settings, specs)
 
 
-@pytest.fixture
-def client():
-    return quicksight_client()
-
-
-@pytest.fixture
-def stub(client):
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def fake_time():
-    return FakeTime()
-
-
 def visuals(request: dict) -> dict[str, dict]:
     """Every visual of the Definition by id, as (kind, body)."""
     found = {}

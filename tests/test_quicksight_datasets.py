@@ -7,11 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from botocore.stub import Stubber
 
 from orchestration.defs.publish.quicksight_assets import quicksight_datasets, spice_refresh
 from orchestration.lib.environment import DBT_PROJECT_DIR, load_settings
-from orchestration.lib.publish.quicksight import marts
 from orchestration.lib.publish.quicksight.datasets import (
     DATA_SOURCE_ACTIONS,
     DATASET_ACTIONS,
@@ -33,43 +31,12 @@ from tests.helpers.quicksight_stubs import (
     PRINCIPAL,
     PUBLISHED,
     REGION,
-    FakeTime,
     expect_error,
     published_dataset_ids,
-    quicksight_client,
-    quicksight_settings,
     stubbed_resource,
 )
 
 DATA_SOURCE_ARN = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:datasource/guardduty-athena"
-
-
-@pytest.fixture
-def client():
-    return quicksight_client()
-
-
-@pytest.fixture
-def stub(client):
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def fake_time():
-    return FakeTime()
-
-
-@pytest.fixture
-def settings(monkeypatch):
-    return quicksight_settings(monkeypatch)
-
-
-@pytest.fixture
-def asset_settings(settings, monkeypatch):
-    monkeypatch.setattr(marts, "MARTS_DIR", FIXTURE_MARTS)
-    return settings
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,11 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from orchestration.defs.publish.quicksight_assets import spice_refresh
 from orchestration.lib.aws.clients import RetryPolicy
-from orchestration.lib.publish.quicksight import marts
 from orchestration.lib.publish.quicksight.errors import (
     IngestionErrorClass,
     IngestionFailed,
@@ -38,49 +37,18 @@ from orchestration.lib.publish.quicksight.refresh import (
 from orchestration.lib.publish.quicksight.resource import QuickSightResource
 from tests.helpers.quicksight_stubs import (
     ACCOUNT,
-    FIXTURE_MARTS,
     NOW,
     PUBLISHED,
     REGION,
     FakeTime,
     expect_error,
     published_dataset_ids,
-    quicksight_client,
-    quicksight_settings,
     stubbed_resource,
 )
 
 DATASET = "guardduty-fct-findings"
 INGESTION = "run-1-guardduty-fct-findings"
 DATASET_ARN_PREFIX = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:dataset/"
-
-
-@pytest.fixture
-def client():
-    return quicksight_client()
-
-
-@pytest.fixture
-def stub(client):
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def fake_time():
-    return FakeTime()
-
-
-@pytest.fixture
-def settings(monkeypatch):
-    return quicksight_settings(monkeypatch)
-
-
-@pytest.fixture
-def asset_settings(settings, monkeypatch):
-    monkeypatch.setattr(marts, "MARTS_DIR", FIXTURE_MARTS)
-    return settings
 
 
 def options(fake_time: FakeTime, **overrides) -> RefreshOptions:
