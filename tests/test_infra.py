@@ -219,6 +219,20 @@ def test_raw_bucket_keeps_findings_beyond_guardduty_retention_with_optional_obje
     assert lake["Parameters"]["EnableObjectLock"]["Default"] == "false"
 
 
+def _run_role_statements_on(lake: dict[str, Any], resource_fragment: str) -> list[dict[str, Any]]:
+    """The Dagster run role's statements naming a resource whose ARN contains the fragment."""
+    role = lake["Resources"]["DagsterRunRole"]["Properties"]
+    return [
+        statement
+        for policy in role["Policies"]
+        for statement in _statements(policy["PolicyDocument"])
+        if any(
+            resource_fragment in resource.get("Fn::Sub", "")
+            for resource in _as_list(statement["Resource"])
+        )
+    ]
+
+
 def _lake_table_arn(table: str) -> dict[str, str]:
     return {
         "Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/"
@@ -238,16 +252,7 @@ def test_the_lake_tables_are_the_pipelines_iceberg_tables_not_hive_tables(lake):
 
 
 def test_the_run_role_writes_exactly_the_lake_tables_in_the_lake_database(lake):
-    role = lake["Resources"]["DagsterRunRole"]["Properties"]
-    statements = [
-        statement
-        for policy in role["Policies"]
-        for statement in _statements(policy["PolicyDocument"])
-        if any(
-            "${LakeDatabase}" in resource.get("Fn::Sub", "")
-            for resource in _as_list(statement["Resource"])
-        )
-    ]
+    statements = _run_role_statements_on(lake, "${LakeDatabase}")
     writes = [
         statement
         for statement in statements
@@ -324,18 +329,7 @@ def test_guardduty_export_is_scoped_to_the_detector(lake):
 
 
 def test_the_run_role_deploys_exactly_the_configured_dashboard(lake):
-    role = lake["Resources"]["DagsterRunRole"]["Properties"]
-    dashboard_statements = [
-        statement
-        for policy in role["Policies"]
-        for statement in _statements(policy["PolicyDocument"])
-        if any(
-            ":dashboard/" in resource.get("Fn::Sub", "")
-            for resource in _as_list(statement["Resource"])
-        )
-    ]
-
-    [statement] = dashboard_statements
+    [statement] = _run_role_statements_on(lake, ":dashboard/")
     assert statement["Resource"] == {
         "Fn::Sub": "arn:${AWS::Partition}:quicksight:${AWS::Region}:${AWS::AccountId}"
         ":dashboard/${QuickSightDashboardId}"

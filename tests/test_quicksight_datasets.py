@@ -37,6 +37,7 @@ from tests.helpers.quicksight_stubs import (
 )
 
 DATA_SOURCE_ARN = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:datasource/guardduty-athena"
+STACK_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/guardduty-lake-quicksight-athena"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,6 +192,29 @@ def expect_data_source_missing(stub):
         "ResourceNotFoundException",
         404,
         {"AwsAccountId": ACCOUNT, "DataSourceId": "guardduty-athena"},
+    )
+
+
+def expect_data_source_creation_started(stub):
+    expect_data_source_missing(stub)
+    stub.add_response(
+        "create_data_source",
+        {"Arn": DATA_SOURCE_ARN, "CreationStatus": "CREATION_IN_PROGRESS", "Status": 202},
+    )
+
+
+def expect_update_to_the_guardduty_workgroup_with_the_stack_role(stub):
+    stub.add_response(
+        "update_data_source",
+        {"Arn": DATA_SOURCE_ARN, "UpdateStatus": "UPDATE_SUCCESSFUL", "Status": 202},
+        {
+            "AwsAccountId": ACCOUNT,
+            "DataSourceId": "guardduty-athena",
+            "Name": "GuardDuty marts (Athena)",
+            "DataSourceParameters": {
+                "AthenaParameters": {"WorkGroup": "guardduty", "RoleArn": STACK_ROLE_ARN}
+            },
+        },
     )
 
 
@@ -376,9 +400,6 @@ def test_unchanged_resources_are_not_updated_so_no_refresh_is_spent(
     assert deployed.dataset_actions == {spec.dataset_id: "unchanged"}
 
 
-STACK_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/guardduty-lake-quicksight-athena"
-
-
 def test_a_data_source_created_by_the_stack_keeps_its_role(client, stub, settings, fake_time):
     # The stack creates the data source with AthenaParameters.RoleArn; the pipeline, which is not
     # told the role, must not see that as a difference and update the role away.
@@ -398,18 +419,7 @@ def test_a_changed_workgroup_is_updated_with_the_existing_role_kept(
     with_role = existing_data_source(workgroup="primary")
     with_role["DataSource"]["DataSourceParameters"]["AthenaParameters"]["RoleArn"] = STACK_ROLE_ARN
     stub.add_response("describe_data_source", with_role)
-    stub.add_response(
-        "update_data_source",
-        {"Arn": DATA_SOURCE_ARN, "UpdateStatus": "UPDATE_SUCCESSFUL", "Status": 202},
-        {
-            "AwsAccountId": ACCOUNT,
-            "DataSourceId": "guardduty-athena",
-            "Name": "GuardDuty marts (Athena)",
-            "DataSourceParameters": {
-                "AthenaParameters": {"WorkGroup": "guardduty", "RoleArn": STACK_ROLE_ARN}
-            },
-        },
-    )
+    expect_update_to_the_guardduty_workgroup_with_the_stack_role(stub)
     stub.add_response(*grant("data_source", "guardduty-athena", DATA_SOURCE_ACTIONS))
 
     deployed = ensure_data_source_and_datasets(client, settings, [], sleep=fake_time.sleep)
@@ -420,18 +430,7 @@ def test_a_changed_workgroup_is_updated_with_the_existing_role_kept(
 def test_a_configured_role_is_set_on_the_data_source(client, stub, settings, fake_time):
     configured = replace(settings, quicksight_data_source_role_arn=STACK_ROLE_ARN)
     stub.add_response("describe_data_source", existing_data_source())
-    stub.add_response(
-        "update_data_source",
-        {"Arn": DATA_SOURCE_ARN, "UpdateStatus": "UPDATE_SUCCESSFUL", "Status": 202},
-        {
-            "AwsAccountId": ACCOUNT,
-            "DataSourceId": "guardduty-athena",
-            "Name": "GuardDuty marts (Athena)",
-            "DataSourceParameters": {
-                "AthenaParameters": {"WorkGroup": "guardduty", "RoleArn": STACK_ROLE_ARN}
-            },
-        },
-    )
+    expect_update_to_the_guardduty_workgroup_with_the_stack_role(stub)
     stub.add_response(*grant("data_source", "guardduty-athena", DATA_SOURCE_ACTIONS))
 
     deployed = ensure_data_source_and_datasets(client, configured, [], sleep=fake_time.sleep)
@@ -442,11 +441,7 @@ def test_a_configured_role_is_set_on_the_data_source(client, stub, settings, fak
 def test_datasets_wait_for_a_data_source_that_is_still_being_created(
     client, stub, settings, fake_time
 ):
-    expect_data_source_missing(stub)
-    stub.add_response(
-        "create_data_source",
-        {"Arn": DATA_SOURCE_ARN, "CreationStatus": "CREATION_IN_PROGRESS", "Status": 202},
-    )
+    expect_data_source_creation_started(stub)
     stub.add_response("describe_data_source", existing_data_source(status="CREATION_IN_PROGRESS"))
     stub.add_response("describe_data_source", existing_data_source(status="CREATION_SUCCESSFUL"))
 
@@ -457,11 +452,7 @@ def test_datasets_wait_for_a_data_source_that_is_still_being_created(
 
 
 def test_a_data_source_that_failed_to_create_is_an_error(client, stub, settings, fake_time):
-    expect_data_source_missing(stub)
-    stub.add_response(
-        "create_data_source",
-        {"Arn": DATA_SOURCE_ARN, "CreationStatus": "CREATION_IN_PROGRESS", "Status": 202},
-    )
+    expect_data_source_creation_started(stub)
     failed = existing_data_source(status="CREATION_FAILED")
     failed["DataSource"]["ErrorInfo"] = {"Type": "ACCESS_DENIED", "Message": "no workgroup"}
     stub.add_response("describe_data_source", failed)

@@ -39,6 +39,10 @@ class FakeTime:
         self.sleeps.append(seconds)
         self.now += seconds
 
+    def wait_controls(self) -> dict:
+        """The sleep, clock and jitter a waiting loop takes: jitter is always half its range."""
+        return {"sleep": self.sleep, "clock": self.clock, "jitter": lambda: 0.5}
+
 
 def quicksight_client():
     return boto3.client(
