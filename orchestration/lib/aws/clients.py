@@ -1,21 +1,26 @@
 """What the project's AWS API clients share: client construction, retry policy and error codes.
 
 Plain logic with no Dagster definitions. The QuickSight, GuardDuty and SNS resources build their
-boto3 clients with ``boto3_client``; the QuickSight and GuardDuty retry loops, which differ in what
-they retry and how they report failure, take their backoff from ``RetryPolicy`` and
-``backoff_delay``.
+boto3 clients with ``boto3_client``; their calls go through ``call_with_retries``, which backs off
+per ``RetryPolicy`` on the errors each service counts as transient, and lets each say how it reports
+an error that persisted.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_client_retry_config
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def boto3_client(
@@ -82,6 +87,46 @@ def backoff_delay(policy: RetryPolicy, attempt: int, jitter: Callable[[], float]
     """
     cap = min(policy.max_delay_seconds, policy.base_delay_seconds * 2 ** (attempt - 1))
     return cap * jitter()
+
+
+def call_with_retries(
+    call: Callable[[], T],
+    *,
+    description: str,
+    policy: RetryPolicy,
+    is_retryable: Callable[[ClientError], bool],
+    gave_up: Callable[[ClientError, int], Exception],
+    sleep: Callable[[float], None],
+    jitter: Callable[[], float],
+) -> T:
+    """Run ``call``, backing off and calling again while it fails with a retryable error.
+
+    Args:
+        call: the API call.
+        description: names the call in the log.
+        policy: how many attempts, and the backoff between them.
+        is_retryable: whether an error is transient (throttling, an internal failure, ...).
+        gave_up: the exception to raise when a retryable error persisted for every attempt,
+            given that error and the number of attempts.
+        sleep: ``time.sleep`` or a fake; called once per retry.
+        jitter: returns a float in [0, 1) (``random.random``) or a fake.
+
+    Raises:
+        ClientError: a non-retryable error, from the attempt that met it, unchanged.
+        Exception: ``gave_up``'s, chained to the last error.
+    """
+    for attempt in range(1, policy.max_attempts + 1):
+        try:
+            return call()
+        except ClientError as error:
+            if not is_retryable(error):
+                raise
+            if attempt == policy.max_attempts:
+                raise gave_up(error, attempt) from error
+            delay = backoff_delay(policy, attempt, jitter)
+            logger.info("%s: %s, retry %d in %.2fs", description, error_code(error), attempt, delay)
+            sleep(delay)
+    raise AssertionError("unreachable: the loop returns or raises")
 
 
 def error_code(error: ClientError) -> str:

@@ -11,7 +11,6 @@ naming the missing permission, on access denied. Request shapes follow the botoc
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -22,9 +21,12 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError
 from dagster_aws.utils import ResourceWithBoto3Configuration
 
-from orchestration.lib.aws.clients import RetryPolicy, backoff_delay, boto3_client, error_code
-
-logger = logging.getLogger(__name__)
+from orchestration.lib.aws.clients import (
+    RetryPolicy,
+    boto3_client,
+    call_with_retries,
+    error_code,
+)
 
 T = TypeVar("T")
 
@@ -80,35 +82,38 @@ class ApiCaller:
             GuardDutyAccessDenied: on access denied, from the first attempt.
             GuardDutyApiError: any other client error, or a retryable one that persisted.
         """
-        for attempt in range(1, self.policy.max_attempts + 1):
-            try:
-                return call()
-            except ClientError as error:
-                code = error_code(error)
-                if code in ACCESS_DENIED_CODES or _http_status(error) == 403:
-                    raise GuardDutyAccessDenied(
-                        f"{description}: access denied ({code}: {_message(error)}). The role "
-                        "running the pipeline needs guardduty:ListDetectors, "
-                        "guardduty:ListFindings, guardduty:GetFindings and "
-                        "guardduty:GetFindingsStatistics in this account and Region.",
-                        code,
-                    ) from error
-                if not _is_retryable(error):
-                    raise GuardDutyApiError(
-                        f"{description}: {code or 'error'}: {_message(error)}", code
-                    ) from error
-                if attempt == self.policy.max_attempts:
-                    raise GuardDutyApiError(
-                        f"{description}: still {code} after {attempt} attempts; GuardDuty is "
-                        "throttling or failing internally. Rerun later, or backfill fewer "
-                        "Regions at once.",
-                        code,
-                    ) from error
-                delay = backoff_delay(self.policy, attempt, self.jitter)
-                self.retries += 1
-                logger.info("%s: %s, retry %d in %.2fs", description, code, attempt, delay)
-                self.sleep(delay)
-        raise AssertionError("unreachable: the loop returns or raises")
+        try:
+            return call_with_retries(
+                call,
+                description=description,
+                policy=self.policy,
+                is_retryable=_is_retryable,
+                gave_up=lambda error, attempts: GuardDutyApiError(
+                    f"{description}: still {error_code(error)} after {attempts} attempts; "
+                    "GuardDuty is throttling or failing internally. Rerun later, or backfill "
+                    "fewer Regions at once.",
+                    error_code(error),
+                ),
+                sleep=self._retry_after,
+                jitter=self.jitter,
+            )
+        except ClientError as error:
+            code = error_code(error)
+            if _is_access_denied(error):
+                raise GuardDutyAccessDenied(
+                    f"{description}: access denied ({code}: {_message(error)}). The role "
+                    "running the pipeline needs guardduty:ListDetectors, "
+                    "guardduty:ListFindings, guardduty:GetFindings and "
+                    "guardduty:GetFindingsStatistics in this account and Region.",
+                    code,
+                ) from error
+            raise GuardDutyApiError(
+                f"{description}: {code or 'error'}: {_message(error)}", code
+            ) from error
+
+    def _retry_after(self, delay: float) -> None:
+        self.retries += 1
+        self.sleep(delay)
 
 
 def _message(error: ClientError) -> str:
@@ -119,7 +124,13 @@ def _http_status(error: ClientError) -> int | None:
     return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
 
 
+def _is_access_denied(error: ClientError) -> bool:
+    return error_code(error) in ACCESS_DENIED_CODES or _http_status(error) == 403
+
+
 def _is_retryable(error: ClientError) -> bool:
+    if _is_access_denied(error):
+        return False
     return error_code(error) in RETRYABLE_ERROR_CODES or _http_status(error) in (429, 500, 503)
 
 

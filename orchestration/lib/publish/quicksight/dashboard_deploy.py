@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from orchestration.lib.aws.clients import RetryPolicy, error_code
 from orchestration.lib.publish.quicksight.api import (
     RETRYABLE_ERROR_CODES,
-    call_with_retries,
+    call_quicksight,
     is_not_found,
 )
 from orchestration.lib.publish.quicksight.errors import DashboardVersionFailed, QuickSightError
@@ -87,7 +87,7 @@ class _Deployment:
         self.ids = {"AwsAccountId": request["AwsAccountId"], "DashboardId": request["DashboardId"]}
 
     def call(self, operation: str, call: Callable[[], T]) -> T:
-        return call_with_retries(
+        return call_quicksight(
             call,
             description=f"{operation} {self.request['DashboardId']}",
             policy=self.options.retry,

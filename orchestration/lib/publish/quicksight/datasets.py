@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from orchestration.lib.aws.clients import RetryPolicy
 from orchestration.lib.environment import Settings
-from orchestration.lib.publish.quicksight.api import call_with_retries, grants_for, is_not_found
+from orchestration.lib.publish.quicksight.api import call_quicksight, grants_for, is_not_found
 from orchestration.lib.publish.quicksight.errors import QuickSightError
 from orchestration.lib.publish.quicksight.marts import DatasetSpec, build_dataset_specs
 
@@ -61,7 +61,7 @@ def _wait_for_data_source(
 ) -> None:
     """Wait until an Athena data source has finished creating/updating; fail if that failed."""
     for _ in range(polls):
-        data_source = call_with_retries(
+        data_source = call_quicksight(
             lambda: client.describe_data_source(
                 AwsAccountId=account_id, DataSourceId=data_source_id
             ),
@@ -115,7 +115,7 @@ def _ensure_data_source(
     name = "GuardDuty marts (Athena)"
 
     def retried(description: str, call: Callable[[], T]) -> T:
-        return call_with_retries(
+        return call_quicksight(
             call, description=description, policy=retry, sleep=sleep, jitter=jitter
         )
 
@@ -246,7 +246,7 @@ def ensure_data_source_and_datasets(
     )
 
     def retried(description: str, call: Callable[[], T]) -> T:
-        return call_with_retries(
+        return call_quicksight(
             call, description=description, policy=retry, sleep=sleep, jitter=jitter
         )
 

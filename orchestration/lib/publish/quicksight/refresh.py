@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError
 
 from orchestration.lib.aws.clients import RetryPolicy, error_code
-from orchestration.lib.publish.quicksight.api import call_with_retries
+from orchestration.lib.publish.quicksight.api import call_quicksight
 from orchestration.lib.publish.quicksight.errors import (
     ERROR_ADVICE,
     IngestionErrorClass,
@@ -60,8 +60,6 @@ INGESTION_ID_MAX_LENGTH = 128
 LIST_INGESTIONS_PAGE_SIZE = 100
 # 1,000 ingestions is far above 24 h of any quota; the bound only stops a runaway pagination.
 LIST_INGESTIONS_MAX_PAGES = 10
-
-RETRYABLE_ERROR_CODES = frozenset({"ThrottlingException", "InternalFailureException"})
 
 _INGESTION_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -182,15 +180,16 @@ class _Refresh:
         log: logging.Logger | Any,
     ) -> None:
         self.client = client
-        self.account_id = account_id
         self.dataset_id = dataset_id
+        # What every request about this dataset names it by.
+        self.ids = {"AwsAccountId": account_id, "DataSetId": dataset_id}
         self.ingestion_id = ingestion_id
         self.options = options
         self.log = log
 
     def _call(self, operation: str, call: Callable[[], T]) -> T:
         try:
-            return call_with_retries(
+            return call_quicksight(
                 call,
                 description=f"{operation} {self.dataset_id}",
                 policy=self.options.retry,
@@ -204,11 +203,7 @@ class _Refresh:
 
     def list_ingestions(self) -> list[dict[str, Any]]:
         ingestions: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "AwsAccountId": self.account_id,
-            "DataSetId": self.dataset_id,
-            "MaxResults": LIST_INGESTIONS_PAGE_SIZE,
-        }
+        request: dict[str, Any] = {**self.ids, "MaxResults": LIST_INGESTIONS_PAGE_SIZE}
         for _ in range(LIST_INGESTIONS_MAX_PAGES):
             page = self._call(
                 "ListIngestions",
@@ -256,8 +251,7 @@ class _Refresh:
             self._call(
                 "CreateIngestion",
                 lambda: self.client.create_ingestion(
-                    AwsAccountId=self.account_id,
-                    DataSetId=self.dataset_id,
+                    **self.ids,
                     IngestionId=self.ingestion_id,
                     IngestionType=self.options.ingestion_type,
                 ),
@@ -335,11 +329,7 @@ class _Refresh:
         while True:
             ingestion = self._call(
                 "DescribeIngestion",
-                lambda: self.client.describe_ingestion(
-                    AwsAccountId=self.account_id,
-                    DataSetId=self.dataset_id,
-                    IngestionId=ingestion_id,
-                ),
+                lambda: self.client.describe_ingestion(**self.ids, IngestionId=ingestion_id),
             )["Ingestion"]
             remaining = deadline - options.clock()
             if ingestion["IngestionStatus"] not in IN_PROGRESS_STATUSES or remaining <= 0:
@@ -403,11 +393,7 @@ class _Refresh:
         try:
             self._call(
                 "CancelIngestion",
-                lambda: self.client.cancel_ingestion(
-                    AwsAccountId=self.account_id,
-                    DataSetId=self.dataset_id,
-                    IngestionId=self.ingestion_id,
-                ),
+                lambda: self.client.cancel_ingestion(**self.ids, IngestionId=self.ingestion_id),
             )
             cancelled = "cancelled it"
         except (ClientError, QuickSightError) as error:
