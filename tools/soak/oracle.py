@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from orchestration.lib.aws.guardduty import severity_label
 from tools.demo_corpus import COUNTRIES
 from tools.soak.world import Observation, parse_time
 
@@ -69,16 +70,6 @@ class ExpectedFinding:
 
 def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def severity_label(severity: float) -> str:
-    if severity >= 9.0:
-        return "Critical"
-    if severity >= 7.0:
-        return "High"
-    if severity >= 4.0:
-        return "Medium"
-    return "Low"
 
 
 def is_sample(finding: dict[str, Any]) -> bool:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from orchestration.lib.aws.guardduty import severity_label
 from tools.demo_corpus import (
     ACTION_TYPES,
     SAMPLE_FORMS,
@@ -162,7 +163,7 @@ class World:
             return
         label_days = {"Low": 20, "Medium": 6, "High": 1.5, "Critical": 1.5}
         severity = float(finding.versions[0]["severity"])
-        typical = label_days[_label(severity)]
+        typical = label_days[severity_label(severity)]
         moment += timedelta(hours=12 + rng.random() * typical * 24 * 1.5)
         finding.archive_events.append((moment, True))
         if rng.random() < 0.3:
@@ -376,16 +377,6 @@ class FakeGuardDutyClient:
             copy_of_version["service"]["archived"] = archived
             findings.append(to_pascal_case(copy_of_version))
         return {"Findings": findings}
-
-
-def _label(severity: float) -> str:
-    if severity >= 9.0:
-        return "Critical"
-    if severity >= 7.0:
-        return "High"
-    if severity >= 4.0:
-        return "Medium"
-    return "Low"
 
 
 def _event_key(version: dict[str, Any]) -> str:
