@@ -28,8 +28,8 @@ from orchestration.lib.publish.quicksight.visuals import (
     date_range_filter,
     day,
     distinct,
+    distinct_count_kpi,
     filled_map,
-    kpi,
     line,
     list_filter,
     numeric,
@@ -88,32 +88,17 @@ PUBLISH_OPTIONS = {
 
 def _findings_sheet(col: Columns) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     finding = col(FINDINGS, "finding_id", "STRING")
+    # Four KPIs side by side on the 36-column grid.
     kpis = [
-        (kpi("kpi-findings", "Findings", distinct("kpi-findings-value", finding)), 9),
-        (
-            kpi(
-                "kpi-critical-high",
-                "Critical + High",
-                distinct("kpi-critical-high-value", finding),
+        (visual, 9)
+        for visual in (
+            distinct_count_kpi("kpi-findings", "Findings", finding),
+            distinct_count_kpi("kpi-critical-high", "Critical + High", finding),
+            distinct_count_kpi("kpi-accounts", "Accounts", col(FINDINGS, "account_id", "STRING")),
+            distinct_count_kpi(
+                "kpi-countries", "Remote countries", col(ENDPOINTS, "country_code", "STRING")
             ),
-            9,
-        ),
-        (
-            kpi(
-                "kpi-accounts",
-                "Accounts",
-                distinct("kpi-accounts-value", col(FINDINGS, "account_id", "STRING")),
-            ),
-            9,
-        ),
-        (
-            kpi(
-                "kpi-countries",
-                "Remote countries",
-                distinct("kpi-countries-value", col(ENDPOINTS, "country_code", "STRING")),
-            ),
-            9,
-        ),
+        )
     ]
     by_severity = bar(
         "bar-severity",
@@ -221,10 +206,8 @@ def _compliance_sheet(col: Columns) -> tuple[dict[str, Any], list[dict[str, Any]
         sort_by_column(order, "MIN", "ASC"),
     )
     open_finding = col(OPEN_PAST_TARGET, "finding_id", "STRING")
-    open_count = kpi(
-        "kpi-open-past-target",
-        "Open past archive target",
-        distinct("kpi-open-past-target-value", open_finding),
+    open_count = distinct_count_kpi(
+        "kpi-open-past-target", "Open past archive target", open_finding
     )
     open_by_severity = bar(
         "bar-open-past-target-severity",

@@ -110,14 +110,22 @@ def sort_by_column(column: Mapping[str, str], aggregation: str, direction: str) 
 # Visuals
 
 
-def kpi(visual_id: str, title: str, value: dict[str, Any]) -> dict[str, Any]:
+def _visual(
+    kind: str, visual_id: str, title: str, chart_configuration: dict[str, Any]
+) -> dict[str, Any]:
     return {
-        "KPIVisual": {
+        kind: {
             "VisualId": visual_id,
             "Title": title_options(title),
-            "ChartConfiguration": {"FieldWells": {"Values": [value]}},
+            "ChartConfiguration": chart_configuration,
         }
     }
+
+
+def distinct_count_kpi(visual_id: str, title: str, column: Mapping[str, str]) -> dict[str, Any]:
+    """A KPI of how many distinct values ``column`` holds."""
+    value = distinct(f"{visual_id}-value", column)
+    return _visual("KPIVisual", visual_id, title, {"FieldWells": {"Values": [value]}})
 
 
 def bar(
@@ -136,36 +144,34 @@ def bar(
             "ItemsLimit": limit,
             "OtherCategories": "EXCLUDE",
         }
-    return {
-        "BarChartVisual": {
-            "VisualId": visual_id,
-            "Title": title_options(title),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "BarChartAggregatedFieldWells": {"Category": [category], "Values": [value]}
-                },
-                "SortConfiguration": sort_configuration,
-                "Orientation": orientation,
-                "BarsArrangement": "CLUSTERED",
+    return _visual(
+        "BarChartVisual",
+        visual_id,
+        title,
+        {
+            "FieldWells": {
+                "BarChartAggregatedFieldWells": {"Category": [category], "Values": [value]}
             },
-        }
-    }
+            "SortConfiguration": sort_configuration,
+            "Orientation": orientation,
+            "BarsArrangement": "CLUSTERED",
+        },
+    )
 
 
 def filled_map(
     visual_id: str, title: str, geography: dict[str, Any], value: dict[str, Any]
 ) -> dict[str, Any]:
-    return {
-        "FilledMapVisual": {
-            "VisualId": visual_id,
-            "Title": title_options(title),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "FilledMapAggregatedFieldWells": {"Geospatial": [geography], "Values": [value]}
-                }
-            },
-        }
-    }
+    return _visual(
+        "FilledMapVisual",
+        visual_id,
+        title,
+        {
+            "FieldWells": {
+                "FilledMapAggregatedFieldWells": {"Geospatial": [geography], "Values": [value]}
+            }
+        },
+    )
 
 
 def line(
@@ -175,22 +181,21 @@ def line(
     value: dict[str, Any],
     color: dict[str, Any],
 ) -> dict[str, Any]:
-    return {
-        "LineChartVisual": {
-            "VisualId": visual_id,
-            "Title": title_options(title),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "LineChartAggregatedFieldWells": {
-                        "Category": [day],
-                        "Values": [value],
-                        "Colors": [color],
-                    }
-                },
-                "Type": "LINE",
+    return _visual(
+        "LineChartVisual",
+        visual_id,
+        title,
+        {
+            "FieldWells": {
+                "LineChartAggregatedFieldWells": {
+                    "Category": [day],
+                    "Values": [value],
+                    "Colors": [color],
+                }
             },
-        }
-    }
+            "Type": "LINE",
+        },
+    )
 
 
 def table(
@@ -200,18 +205,17 @@ def table(
     values: Sequence[dict[str, Any]],
     sort: dict[str, Any],
 ) -> dict[str, Any]:
-    return {
-        "TableVisual": {
-            "VisualId": visual_id,
-            "Title": title_options(title),
-            "ChartConfiguration": {
-                "FieldWells": {
-                    "TableAggregatedFieldWells": {"GroupBy": list(group_by), "Values": list(values)}
-                },
-                "SortConfiguration": {"RowSort": [sort]},
+    return _visual(
+        "TableVisual",
+        visual_id,
+        title,
+        {
+            "FieldWells": {
+                "TableAggregatedFieldWells": {"GroupBy": list(group_by), "Values": list(values)}
             },
-        }
-    }
+            "SortConfiguration": {"RowSort": [sort]},
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +230,41 @@ def scope(sheet_id: str, visual_ids: Sequence[str] = ()) -> dict[str, Any]:
     return {"SelectedSheets": {"SheetVisualScopingConfigurations": [scoping]}}
 
 
+def _filter_group(
+    filter_id: str, filter_: dict[str, Any], scope_configuration: dict[str, Any], cross_dataset: str
+) -> dict[str, Any]:
+    return {
+        "FilterGroupId": f"{filter_id}-group",
+        "Filters": [filter_],
+        "ScopeConfiguration": scope_configuration,
+        "Status": "ENABLED",
+        "CrossDataset": cross_dataset,
+    }
+
+
+def _category_filter(
+    filter_id: str, column: Mapping[str, str], list_configuration: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "CategoryFilter": {
+            "FilterId": filter_id,
+            "Column": dict(column),
+            "Configuration": {
+                "FilterListConfiguration": {"MatchOperator": "CONTAINS", **list_configuration}
+            },
+        }
+    }
+
+
+def _control(filter_id: str, title: str, control_type: str) -> dict[str, Any]:
+    return {
+        "FilterControlId": f"{filter_id}-control",
+        "Title": title,
+        "SourceFilterId": filter_id,
+        "Type": control_type,
+    }
+
+
 def visual_filter(
     filter_id: str,
     sheet_id: str,
@@ -234,27 +273,16 @@ def visual_filter(
     values: Sequence[str],
 ) -> dict[str, Any]:
     """A fixed filter of some visuals to rows whose ``column`` is one of ``values``."""
-    return {
-        "FilterGroupId": f"{filter_id}-group",
-        "Filters": [
-            {
-                "CategoryFilter": {
-                    "FilterId": filter_id,
-                    "Column": dict(column),
-                    "Configuration": {
-                        "FilterListConfiguration": {
-                            "MatchOperator": "CONTAINS",
-                            "CategoryValues": list(values),
-                            "NullOption": "NON_NULLS_ONLY",
-                        }
-                    },
-                }
-            }
-        ],
-        "ScopeConfiguration": scope(sheet_id, visual_ids),
-        "Status": "ENABLED",
-        "CrossDataset": "SINGLE_DATASET",
-    }
+    return _filter_group(
+        filter_id,
+        _category_filter(
+            filter_id,
+            column,
+            {"CategoryValues": list(values), "NullOption": "NON_NULLS_ONLY"},
+        ),
+        scope(sheet_id, visual_ids),
+        "SINGLE_DATASET",
+    )
 
 
 def list_filter(
@@ -262,33 +290,17 @@ def list_filter(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A multi-select dropdown over one column, all values selected until someone picks."""
     filter_id = f"{sheet_id}-{name}"
-    group = {
-        "FilterGroupId": f"{filter_id}-group",
-        "Filters": [
-            {
-                "CategoryFilter": {
-                    "FilterId": filter_id,
-                    "Column": dict(column),
-                    "Configuration": {
-                        "FilterListConfiguration": {
-                            "MatchOperator": "CONTAINS",
-                            "SelectAllOptions": "FILTER_ALL_VALUES",
-                            "NullOption": "ALL_VALUES",
-                        }
-                    },
-                }
-            }
-        ],
-        "ScopeConfiguration": scope(sheet_id),
-        "Status": "ENABLED",
-        "CrossDataset": "ALL_DATASETS",
-    }
-    dropdown: dict[str, Any] = {
-        "FilterControlId": f"{filter_id}-control",
-        "Title": title,
-        "SourceFilterId": filter_id,
-        "Type": "MULTI_SELECT",
-    }
+    group = _filter_group(
+        filter_id,
+        _category_filter(
+            filter_id,
+            column,
+            {"SelectAllOptions": "FILTER_ALL_VALUES", "NullOption": "ALL_VALUES"},
+        ),
+        scope(sheet_id),
+        "ALL_DATASETS",
+    )
+    dropdown = _control(filter_id, title, "MULTI_SELECT")
     if values:
         dropdown["SelectableValues"] = {"Values": list(values)}
     return group, {"Dropdown": dropdown}
@@ -300,39 +312,22 @@ def date_range_filter(
     """The last DEFAULT_DAYS days (through today) by default; the control picks any range."""
     filter_id = f"{sheet_id}-date-range"
     today = "truncDate('DD', now())"
-    group = {
-        "FilterGroupId": f"{filter_id}-group",
-        "Filters": [
-            {
-                "TimeRangeFilter": {
-                    "FilterId": filter_id,
-                    "Column": dict(column),
-                    "IncludeMinimum": True,
-                    "IncludeMaximum": True,
-                    "RangeMinimumValue": {
-                        "RollingDate": {
-                            "Expression": f"addDateTime(-{DEFAULT_DAYS}, 'DD', {today})"
-                        }
-                    },
-                    "RangeMaximumValue": {"RollingDate": {"Expression": today}},
-                    "NullOption": "NON_NULLS_ONLY",
-                    "TimeGranularity": "DAY",
-                }
-            }
-        ],
-        "ScopeConfiguration": scope(sheet_id),
-        "Status": "ENABLED",
-        "CrossDataset": "ALL_DATASETS",
-    }
-    control = {
-        "DateTimePicker": {
-            "FilterControlId": f"{filter_id}-control",
-            "Title": title,
-            "SourceFilterId": filter_id,
-            "Type": "DATE_RANGE",
+    time_range = {
+        "TimeRangeFilter": {
+            "FilterId": filter_id,
+            "Column": dict(column),
+            "IncludeMinimum": True,
+            "IncludeMaximum": True,
+            "RangeMinimumValue": {
+                "RollingDate": {"Expression": f"addDateTime(-{DEFAULT_DAYS}, 'DD', {today})"}
+            },
+            "RangeMaximumValue": {"RollingDate": {"Expression": today}},
+            "NullOption": "NON_NULLS_ONLY",
+            "TimeGranularity": "DAY",
         }
     }
-    return group, control
+    group = _filter_group(filter_id, time_range, scope(sheet_id), "ALL_DATASETS")
+    return group, {"DateTimePicker": _control(filter_id, title, "DATE_RANGE")}
 
 
 def control_id(control: Mapping[str, Any]) -> str:
