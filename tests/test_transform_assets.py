@@ -28,14 +28,30 @@ def test_a_backfill_range_becomes_its_first_and_last_day():
     }
 
 
-def test_production_build_skips_unit_tests_and_passes_vars():
+def test_a_pipeline_build_skips_unit_tests_and_passes_the_window():
     assets = _assets_module()
     config = assets.DbtBuildConfig(full_refresh=True)
-    args = assets.dbt_build_args(config, "athena", {"min_date": "2024-03-01"})
+    args = assets.dbt_build_args(config, {"min_date": "2024-03-01"})
     assert args[:2] == ["build", "--full-refresh"]
     assert args[2:4] == ["--exclude-resource-type", "unit_test"]
     assert args[4:] == ["--vars", '{"min_date": "2024-03-01"}']
-    assert assets.dbt_build_args(assets.DbtBuildConfig(), "duckdb") == ["build"]
+    assert assets.dbt_build_args(assets.DbtBuildConfig()) == [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+    ]
+
+
+def test_a_build_can_also_skip_the_data_tests():
+    assets = _assets_module()
+    config = assets.DbtBuildConfig(exclude_resource_types=["unit_test", "test"])
+    assert assets.dbt_build_args(config) == [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        "--exclude-resource-type",
+        "test",
+    ]
 
 
 def test_groups_come_from_the_layer_folder():

@@ -13,6 +13,7 @@ from orchestration.defs.transform.project import dbt_project
 from orchestration.lib.environment import Settings
 from orchestration.lib.lake import reader
 from orchestration.lib.lake.catalog import open_lake
+from orchestration.lib.transform.dbt_artifacts import keep_parse_state, prune_invocations
 from orchestration.lib.transform.translator import GuardDutyDbtTranslator
 
 # The country seed goes with the incremental models: the endpoint marts among them read it, and a
@@ -25,6 +26,9 @@ TRANSLATOR = GuardDutyDbtTranslator()
 
 class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
+    # dbt's unit tests check the models' code on fixed inputs: `make test` runs them, a pipeline
+    # run need not. Add "test" to skip the data tests (the dbt asset checks) of a build.
+    exclude_resource_types: list[str] = ["unit_test"]
 
 
 def partition_window_vars(start: datetime, end: datetime) -> dict[str, str]:
@@ -33,15 +37,13 @@ def partition_window_vars(start: datetime, end: datetime) -> dict[str, str]:
     return {"min_date": start.date().isoformat(), "max_date": last_day.isoformat()}
 
 
-def dbt_build_args(
-    config: DbtBuildConfig, target: str, dbt_vars: dict[str, str] | None = None
-) -> list[str]:
-    """`dbt build` arguments; production (Athena) skips unit tests, which need fixture inputs."""
+def dbt_build_args(config: DbtBuildConfig, dbt_vars: dict[str, str] | None = None) -> list[str]:
+    """`dbt build` arguments for a run's config and its partition window."""
     args = ["build"]
     if config.full_refresh:
         args.append("--full-refresh")
-    if target == "athena":
-        args += ["--exclude-resource-type", "unit_test"]
+    for resource_type in config.exclude_resource_types:
+        args += ["--exclude-resource-type", resource_type]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
     return args
@@ -67,7 +69,7 @@ def dbt_incremental_models(
     dbt_vars = partition_window_vars(window.start, window.end)
     # Cautious: a test that also reads a mart of the other asset waits for that asset's run.
     args = [
-        *dbt_build_args(config, settings.dbt_target, dbt_vars),
+        *dbt_build_args(config, dbt_vars),
         "--indirect-selection",
         "cautious",
     ]
@@ -88,7 +90,7 @@ def dbt_models(
     config: DbtBuildConfig,
     settings: dg.ResourceParam[Settings],
 ) -> Iterator[Any]:
-    args = dbt_build_args(config, settings.dbt_target)
+    args = dbt_build_args(config)
     yield from _build_on_pinned_lake(context, dbt, args, settings)
 
 
@@ -110,9 +112,13 @@ def _build_on_pinned_lake(
     }
     context.log.info("dbt reads lake snapshots %s", pinned.snapshot_ids)
     with snapshots_for_dbt(pinned.snapshot_ids):
-        for event in dbt.cli(args, context=context).stream():
+        invocation = dbt.cli(args, context=context)
+        for event in invocation.stream():
             yield (
                 event.with_metadata({**event.metadata, **lake_metadata})
                 if isinstance(event, dg.Output)
                 else event
             )
+    project_target = dbt_project.project_dir / dbt_project.target_path
+    keep_parse_state(invocation.target_path, project_target)
+    prune_invocations(project_target)
