@@ -1,15 +1,13 @@
 """The offline dashboard: marts in a small DuckDB file -> one interactive HTML page, PNG and SVG.
 
-The browser test opens the page from disk in Debian's headless Chromium with every route to the
-network closed, fails on any console error or any request that is not the page itself, and then
-drives the severity filter and reads the charts' counts, which must be the warehouse's.
+The page in a browser is in test_dashboard_browser.py.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -29,10 +27,15 @@ from orchestration.lib.publish.offline_dashboard import (
     write_dashboard,
 )
 from orchestration.lib.publish.world_map import load_world_map, mapped_codes
-from tests.helpers.browser import offline_chromium
+from tests.helpers.dashboard_marts import (
+    FINDINGS,
+    FIRST_DAY,
+    HOSTILE_COUNTRY_NAME,
+    PNG_SIGNATURE,
+    build_marts,
+)
 from tests.helpers.settings import settings_resources
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARTS = (
     "severity",
     "action_types",
@@ -43,180 +46,6 @@ CHARTS = (
     "archive_compliance",
     "open_past_target",
 )
-HOSTILE_FINDING_TYPE = "Recon:EC2/<script>alert('x')</script>"
-HOSTILE_COUNTRY_NAME = 'Germany"><img src=x onerror=alert(1)>'
-
-# (finding type, severity, action type, direction, created day offset, count, endpoints)
-# where an endpoint is (ip, country code, country name, latitude, longitude).
-FINDINGS = [
-    (
-        "UnauthorizedAccess:EC2/SSHBruteForce",
-        8.0,
-        "NETWORK_CONNECTION",
-        "INBOUND",
-        0,
-        12,
-        [("198.51.100.7", "CN", "China", 39.9, 116.4)],
-    ),
-    (
-        "UnauthorizedAccess:EC2/SSHBruteForce",
-        8.0,
-        "NETWORK_CONNECTION",
-        "INBOUND",
-        1,
-        3,
-        [("203.0.113.9", "RU", "Russia", 55.7, 37.6)],
-    ),
-    (
-        "Recon:EC2/PortProbeUnprotectedPort",
-        5.0,
-        "PORT_PROBE",
-        None,
-        1,
-        40,
-        [
-            ("192.0.2.10", "US", "United States", 37.7, -122.4),
-            ("192.0.2.11", "BR", "Brazil", -23.5, -46.6),
-            ("192.0.2.12", "SG", "Singapore", 1.35, 103.8),
-        ],
-    ),
-    (
-        HOSTILE_FINDING_TYPE,
-        9.5,
-        "AWS_API_CALL",
-        None,
-        3,
-        1,
-        [("2001:db8::1", "DE", HOSTILE_COUNTRY_NAME, 52.5, 13.4)],
-    ),
-    (
-        "AttackSequence:IAM/CompromisedCredentials",
-        9.0,
-        "NONE",
-        None,
-        3,
-        1,
-        [("192.0.2.10", "US", "United States", 37.7, -122.4)],
-    ),
-    (
-        "Policy:S3/BucketBlockPublicAccessDisabled",
-        4.0,
-        "AWS_API_CALL",
-        None,
-        3,
-        2,
-        [("192.0.2.99", None, None, None, None)],
-    ),
-]
-FIRST_DAY = datetime(2024, 5, 1, 8, 30)
-# Finding index -> hours from creation to its first archived version; the others are open.
-ARCHIVED_AFTER_HOURS = {0: 2.0, 2: 200.0}
-TARGET_HOURS = {"Critical": 24.0, "High": 24.0, "Medium": 168.0, "Low": 720.0}
-
-
-def severity_label(severity: float) -> str:
-    return next(
-        label
-        for label, floor in (("Critical", 9), ("High", 7), ("Medium", 4), ("Low", 0))
-        if severity >= floor
-    )
-
-
-def build_marts(path: Path, schema: str = "main") -> None:
-    """Write the three fact marts the dashboard reads (data-contract.md) for ``FINDINGS``."""
-    with duckdb.connect(str(path)) as connection:
-        [(catalog,)] = connection.execute("select current_database()").fetchall()
-        qualified = f'"{catalog}".{schema}'
-
-        def run(sql: str, parameters: list | None = None) -> None:
-            connection.execute(sql.format(schema=qualified), parameters)
-
-        run("create schema if not exists {schema}")
-        run(
-            """
-            create table {schema}.fct_findings (
-                finding_id varchar, account_id varchar, region varchar, finding_type varchar,
-                threat_purpose varchar, resource_type varchar, severity double,
-                severity_label varchar, action_type varchar, connection_direction varchar,
-                is_archived boolean, occurrence_count bigint, created_at timestamp,
-                updated_at timestamp, first_seen_at timestamp, last_seen_at timestamp,
-                title varchar
-            )
-            """
-        )
-        run(
-            """
-            create table {schema}.fct_finding_remote_endpoints (
-                finding_id varchar, endpoint_source varchar, ip_address varchar,
-                ip_version integer, country_code varchar, country_name varchar, city varchar,
-                latitude double, longitude double, asn bigint, asn_org varchar
-            )
-            """
-        )
-        run(
-            """
-            create table {schema}.fct_finding_archive_times (
-                finding_id varchar, severity_label varchar, account_id varchar, region varchar,
-                created_at timestamp, first_archived_at timestamp, hours_to_archive double,
-                target_hours double, is_within_target boolean, is_open_past_target boolean,
-                evaluated_at timestamp
-            )
-            """
-        )
-        evaluated_at = FIRST_DAY + timedelta(days=30)
-        for index, (finding_type, severity, action, direction, day, count, endpoints) in enumerate(
-            FINDINGS
-        ):
-            created_at = FIRST_DAY + timedelta(days=day)
-            label = severity_label(severity)
-            account, region = f"11111111111{index % 2}", "eu-west-1" if index == 3 else "us-east-1"
-            run(
-                "insert into {schema}.fct_findings values "
-                "(?, ?, ?, ?, ?, 'Instance', ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?)",
-                [
-                    f"f{index}",
-                    account,
-                    region,
-                    finding_type,
-                    finding_type.split(":")[0],
-                    severity,
-                    label,
-                    action,
-                    direction,
-                    count,
-                    created_at,
-                    created_at + timedelta(hours=5),
-                    created_at - timedelta(hours=1),
-                    created_at + timedelta(hours=4),
-                    f"Finding {index}",
-                ],
-            )
-            for ip, code, name, latitude, longitude in endpoints:
-                run(
-                    "insert into {schema}.fct_finding_remote_endpoints values "
-                    "(?, 'networkConnectionAction', ?, ?, ?, ?, 'City', ?, ?, 64500, 'Example AS')",
-                    [f"f{index}", ip, 6 if ":" in ip else 4, code, name, latitude, longitude],
-                )
-            hours = ARCHIVED_AFTER_HOURS.get(index)
-            target = TARGET_HOURS[label]
-            age = (evaluated_at - created_at).total_seconds() / 3600
-            run(
-                "insert into {schema}.fct_finding_archive_times values "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    f"f{index}",
-                    label,
-                    account,
-                    region,
-                    created_at,
-                    created_at + timedelta(hours=hours) if hours is not None else None,
-                    hours,
-                    target,
-                    hours is not None and hours <= target,
-                    hours is None and age > target,
-                    evaluated_at,
-                ],
-            )
 
 
 @pytest.fixture
@@ -483,122 +312,3 @@ def test_offline_dashboard_asset_fails_clearly_without_marts(
     monkeypatch.setenv("GUARDDUTY_DUCKDB_PATH", str(tmp_path / "absent.duckdb"))
     with pytest.raises(dg.Failure, match="build the dbt marts first"):
         dg.materialize([offline_dashboard], resources=settings_resources())
-
-
-# --------------------------------------------------------------------------------------------
-# Browser
-
-_ACCESSIBLE_NAMES = (
-    "[...document.querySelectorAll('#dashboard [aria-label]')].map(e => e.ariaLabel)"
-)
-_SET_FILTER = """(async (name, value) => {
-    const input = document.querySelector(`#filters [name="${name}"]`);
-    input.value = value;
-    input.dispatchEvent(new Event(input.tagName === 'SELECT' ? 'change' : 'input'));
-    await window.dashboardView.runAsync();
-    return input.value;
-})(%s, %s)"""
-# A filter of the page and the same filter in SQL over fct_findings.
-FILTER_CASES = [
-    ("severity", "High", "severity_label = 'High'"),
-    ("severity", "Low", "severity_label = 'Low'"),
-    ("severity", "", "true"),
-    ("account", "111111111111", "account_id = '111111111111'"),
-    ("region", "eu-west-1", "account_id = '111111111111' and region = 'eu-west-1'"),
-    ("account", "", "region = 'eu-west-1'"),
-    ("region", "", "true"),
-    ("date_from", "2024-05-02", "cast(created_at as date) >= date '2024-05-02'"),
-    ("date_to", "2024-05-02", "cast(created_at as date) = date '2024-05-02'"),
-    ("date_from", "2024-05-01", "cast(created_at as date) <= date '2024-05-02'"),
-    ("date_to", "2024-05-04", "true"),
-]
-
-
-def expected_figures(warehouse: Path, condition: str) -> dict[str, object]:
-    """What the page must show, computed from the warehouse with SQL of the test's own."""
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-
-        def one(sql: str) -> object:
-            return connection.execute(sql).fetchone()[0]
-
-        def counts(column: str) -> dict[str, int]:
-            sql = f"select {column}, count(*) from fct_findings where {condition} group by 1"
-            return dict(connection.execute(sql).fetchall())
-
-        return {
-            "Distinct findings": one(f"select count(*) from fct_findings where {condition}"),
-            "Critical + High": one(
-                f"select count(*) from fct_findings where ({condition})"
-                " and severity_label in ('Critical', 'High')"
-            ),
-            "Accounts": one(
-                f"select count(distinct account_id) from fct_findings where {condition}"
-            ),
-            "Countries": one(
-                "select count(distinct e.country_code) from fct_finding_remote_endpoints e"
-                f" join (select * from fct_findings where {condition}) f using (finding_id)"
-            ),
-            "Findings by severity": counts("severity_label"),
-            "Findings by action type": counts("action_type"),
-        }
-
-
-def shown_figures(names: list[str]) -> dict[str, object]:
-    """KPIs and bars as the page names them to assistive technology ("<chart>, <bar>: <n>")."""
-    shown: dict[str, object] = {"Findings by severity": {}, "Findings by action type": {}}
-    for name in names:
-        if match := re.fullmatch(r"(Findings by (?:severity|action type)), (.+): ([\d,]+)", name):
-            shown[match[1]][match[2]] = int(match[3].replace(",", ""))
-        elif match := re.fullmatch(
-            r"(Distinct findings|Critical \+ High|Accounts|Countries): (\d+)", name
-        ):
-            shown[match[1]] = int(match[2])
-    return shown
-
-
-@pytest.mark.browser
-def test_dashboard_opens_offline_and_its_filters_update_the_charts(
-    warehouse: Path, dashboard_data: DashboardData, tmp_path: Path
-) -> None:
-    files = write_dashboard(dashboard_data, tmp_path / "reports")
-    page_url = files.html_path.resolve().as_uri()
-    with offline_chromium(tmp_path / "profile", width=1280, height=1000) as chromium:
-        chromium.open(page_url)
-        chromium.evaluate(
-            "new Promise(resolve => { const ready = () => document.body.dataset.ready"
-            " ? resolve() : setTimeout(ready, 50); ready(); })"
-        )
-        assert shown_figures(chromium.evaluate(_ACCESSIBLE_NAMES)) == expected_figures(
-            warehouse, "true"
-        )
-        map_names = [n for n in chromium.evaluate(_ACCESSIBLE_NAMES) if n.startswith("World map")]
-        assert len(map_names) == 6  # five shaded countries and the dot of Singapore
-        high_bar = chromium.evaluate(
-            "(() => { const bar = [...document.querySelectorAll('#dashboard [aria-label]')]"
-            ".find(e => e.ariaLabel === 'Findings by severity, High: 2');"
-            " const box = bar.getBoundingClientRect();"
-            " return [box.x + box.width / 2, box.y + box.height / 2]; })()"
-        )
-        chromium.call("Input.dispatchMouseEvent", type="mouseMoved", x=high_bar[0], y=high_bar[1])
-        tooltip = chromium.evaluate(
-            "new Promise(resolve => setTimeout(() => resolve("
-            "document.querySelector('#vg-tooltip-element.visible').innerText), 200))"
-        )
-        assert tooltip.split() == ["Severity", "High", "Findings", "2"]
-        # Hostile strings are shown as text, not run as markup.
-        assert f"Top 10 finding types, {HOSTILE_FINDING_TYPE}: 1" in chromium.evaluate(
-            _ACCESSIBLE_NAMES
-        )
-
-        for name, value, condition in FILTER_CASES:
-            assert chromium.evaluate(_SET_FILTER % (json.dumps(name), json.dumps(value))) == value
-            shown = shown_figures(chromium.evaluate(_ACCESSIBLE_NAMES))
-            assert shown == expected_figures(warehouse, condition), (name, value)
-        assert chromium.evaluate("document.images.length") == 0
-        # Let late console messages (CSP reports, failed subresources) arrive before judging.
-        chromium.evaluate("new Promise(resolve => setTimeout(resolve, 300))")
-        assert chromium.console_errors() == []
-        # Only the page itself (and data: URLs, such as the date inputs' calendar icon).
-        requested = chromium.requested_urls()
-        assert [url for url in requested if url != page_url and not url.startswith("data:")] == []
-        assert chromium.screenshot(tmp_path / "offline-dashboard.png").startswith(PNG_SIGNATURE)
