@@ -35,6 +35,16 @@ class Figure:
         return {key: value for key, value in self.__dict__.items() if value is not None}
 
 
+def at_most(value: float, bound: float) -> dict:
+    """A figure's goal that ``value`` stays at or below ``bound``, and whether it does."""
+    return {"goal": f"<= {bound:g}", "goal_met": value <= bound}
+
+
+def at_least(value: float, bound: float) -> dict:
+    """A figure's goal that ``value`` reaches ``bound``, and whether it does."""
+    return {"goal": f">= {bound:g}", "goal_met": value >= bound}
+
+
 @dataclass
 class RssPeak:
     largest_process_bytes: int = 0
