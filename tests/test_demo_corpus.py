@@ -1,4 +1,7 @@
-"""Specifications of the demo corpus generator, checked by reading the written files back."""
+"""Specifications of the demo corpus generator, checked by reading the written files back.
+
+The builders it shares with other tests are specified in test_demo_corpus_builders.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import gzip
 import hashlib
 import json
 import os
-import random
 import re
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import pytest
 
 from orchestration.lib.environment import PROJECT_ROOT
 from tools.demo_corpus import (
+    ACTION_TYPES,
     ALL_LAYOUTS,
     COUNTRY_CODES_BY_NAME,
     LAYOUT_EVENTBRIDGE,
@@ -26,11 +29,7 @@ from tools.demo_corpus import (
     LAYOUT_GET_FINDINGS,
     LAYOUT_NATIVE_EXPORT,
     CorpusSummary,
-    build_finding,
-    build_next_version,
-    eventbridge_event,
     generate_demo_corpus,
-    to_pascal_case,
 )
 
 END_DATE = date(2025, 6, 30)
@@ -143,10 +142,6 @@ def read_corpus(root: Path, summary: CorpusSummary) -> Corpus:
                 view = _camel_view(finding) if pascal else finding
                 records.append(Record(layout, key, None, view, pascal=pascal))
     return Corpus(root, summary, records, objects, non_findings)
-
-
-def _rng(seed: int) -> random.Random:
-    return random.Random(seed)  # noqa: S311 - reproducible fixtures, not security
 
 
 def _tree_digest(root: Path) -> str:
@@ -312,14 +307,7 @@ def test_every_action_type_is_present_with_its_remote_endpoint_shape(corpus):
     by_type = defaultdict(list)
     for finding, action in actions:
         by_type[action["actionType"]].append((finding, action))
-    assert set(by_type) == {
-        "NETWORK_CONNECTION",
-        "PORT_PROBE",
-        "AWS_API_CALL",
-        "DNS_REQUEST",
-        "KUBERNETES_API_CALL",
-        "RDS_LOGIN_ATTEMPT",
-    }
+    assert set(by_type) == set(ACTION_TYPES) - {"NONE"}
 
     directions = {
         (a["networkConnectionAction"]["connectionDirection"], f["service"]["resourceRole"])
@@ -575,122 +563,3 @@ def test_requested_number_of_versions_is_exact_even_for_tiny_corpora(tmp_path):
             tmp_path / str(findings), findings=findings, end_date=END_DATE
         )
         assert summary.versions == findings
-
-
-# ---------------------------------------------------------------------------------------------
-# Builders reused by other tests
-
-
-def test_pascal_case_follows_the_botocore_model():
-    rng = _rng(1)
-    finding = build_finding(rng, action_type="KUBERNETES_API_CALL", sample_form="string")
-    before = json.dumps(finding, sort_keys=True)
-
-    pascal = to_pascal_case(finding)
-
-    assert json.dumps(finding, sort_keys=True) == before, "the input is not modified"
-    assert pascal["Id"] == finding["id"]
-    assert pascal["AccountId"] == finding["accountId"]
-    action = pascal["Service"]["Action"]
-    assert action["ActionType"] == "KUBERNETES_API_CALL"
-    call = action["KubernetesApiCallAction"]
-    assert call["SourceIps"] == finding["service"]["action"]["kubernetesApiCallAction"]["sourceIPs"]
-    assert call["RemoteIpDetails"]["Country"]["CountryName"]
-    assert set(call["RemoteIpDetails"]["GeoLocation"]) == {"Lat", "Lon"}
-    additional = pascal["Service"]["AdditionalInfo"]
-    assert additional["Type"] == "default"
-    assert isinstance(additional["Value"], str)
-    assert json.loads(additional["Value"]) == {"sample": "True"}
-
-
-def test_pascal_case_keeps_map_keys_and_api_value_strings():
-    rng = _rng(2)
-    finding = build_finding(
-        rng, action_type="AWS_API_CALL", caller_type="Domain", sample_form="flag"
-    )
-    rds = build_finding(rng, action_type="RDS_LOGIN_ATTEMPT")
-
-    api_call = to_pascal_case(finding)["Service"]["Action"]["AwsApiCallAction"]
-    rds_action = to_pascal_case(rds)["Service"]["Action"]["RdsLoginAttemptAction"]
-    additional = to_pascal_case(finding)["Service"]["AdditionalInfo"]
-
-    assert api_call["CallerType"] == "Domain"
-    assert "AWS::IAM::Role" in api_call["AffectedResources"]
-    assert api_call["DomainDetails"]["Domain"]
-    assert rds_action["LoginAttributes"][0]["FailedLoginAttempts"] >= 0
-    assert json.loads(additional["Value"]) == {"sample": True}
-
-
-def test_build_finding_honours_its_arguments_and_never_reads_the_clock():
-    created = datetime(2024, 2, 29, 23, 59, 59, 123000, tzinfo=UTC)
-    arguments = dict(
-        action_type="NETWORK_CONNECTION", connection_direction="OUTBOUND",
-        account_id="000000000042", region="eu-west-1", created_at=created, severity="7.0",
-        archived=True, ipv6=True, country_name="Côte d'Ivoire", count=3,
-    )  # fmt: skip
-    finding = build_finding(_rng(9), **arguments)
-
-    assert finding == build_finding(_rng(9), **arguments)
-    assert finding["createdAt"] == finding["updatedAt"] == "2024-02-29T23:59:59.123Z"
-    assert finding["accountId"] == "000000000042"
-    assert finding["severity"] == "7.0"
-    assert finding["service"]["archived"] is True
-    assert finding["service"]["count"] == 3
-    assert finding["service"]["resourceRole"] == "ACTOR"
-    connection = finding["service"]["action"]["networkConnectionAction"]
-    assert connection["connectionDirection"] == "OUTBOUND"
-    assert connection["remoteIpDetails"]["country"]["countryName"] == "Côte d'Ivoire"
-    assert "ipAddressV6" in connection["remoteIpDetails"]
-    assert finding["arn"].endswith(f"/finding/{finding['id']}")
-
-
-def test_build_finding_without_action_for_each_feature():
-    rng = _rng(4)
-    runtime = build_finding(rng, action_type="NONE", feature_name="RuntimeMonitoring")
-    malware = build_finding(rng, action_type="NONE", feature_name="EbsVolumeScan")
-    sequence = build_finding(rng, action_type="NONE", feature_name="Correlation")
-
-    assert runtime["service"]["action"] == {}
-    assert "action" not in malware["service"]
-    assert "action" not in sequence["service"]
-    assert sequence["resource"] == {"resourceType": "AttackSequence"}
-    with pytest.raises(ValueError, match="action type"):
-        build_finding(rng, action_type="FILE_UPLOAD")
-
-
-def test_build_next_version_grows_counters_and_keeps_identity():
-    rng = _rng(6)
-    first = build_finding(rng, action_type="PORT_PROBE", with_milliseconds=False)
-    second = build_next_version(first, rng, added_count=5, new_actor=True, archived=True)
-
-    assert second["id"] == first["id"]
-    assert second["createdAt"] == first["createdAt"]
-    assert second["updatedAt"] > first["updatedAt"]
-    assert "." not in second["updatedAt"]
-    assert second["service"]["count"] == first["service"]["count"] + 5
-    assert second["service"]["eventLastSeen"] >= first["service"]["eventLastSeen"]
-    assert second["service"]["archived"] is True
-    assert first["service"]["archived"] is False
-    assert second["service"]["action"] != first["service"]["action"]
-
-
-def test_eventbridge_event_wraps_one_finding_in_the_full_envelope():
-    rng = _rng(8)
-    finding = build_finding(rng, action_type="DNS_REQUEST")
-
-    event = eventbridge_event(finding, rng)
-
-    assert set(event) == {
-        "version", "id", "detail-type", "source", "account", "time", "region", "resources",
-        "detail",
-    }  # fmt: skip
-    assert event["detail-type"] == "GuardDuty Finding"
-    assert event["source"] == "aws.guardduty"
-    assert event["account"] == finding["accountId"]
-    assert event["region"] == finding["region"]
-    assert event["resources"] == []
-    assert event["detail"] is finding
-    assert re.fullmatch(
-        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", event["id"]
-    )
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["time"])
