@@ -19,6 +19,7 @@ from orchestration.lib.lake.maintenance import (
     maintain_lake,
 )
 from orchestration.lib.lake.reader import pin
+from tests.helpers.lake_rows import finding_row
 
 START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 DAYS = (date(2026, 10, 30), date(2026, 10, 31))
@@ -38,25 +39,15 @@ def batch_rows(number: int, moment: datetime) -> BatchRows:
         uri = f"s3://raw/eventbridge/2026/10/31/{number}-{object_number}.json"
         for day in DAYS:
             updated = datetime.combine(day, datetime.min.time()) + timedelta(minutes=number)
-            findings.append(
-                {
-                    "finding_id": f"f-{number}-{object_number}",
-                    "account_id": "123456789012",
-                    "region": "eu-west-1",
-                    "finding_type": "Recon:EC2/PortProbeUnprotectedPort",
-                    "severity": 5.0,
-                    "created_at": updated,
-                    "updated_at": updated,
-                    "event_count": number,
-                    "finding_json": "{}",
-                    "source_uri": uri,
-                    "line_number": None,
-                    "ingest_batch_id": batch,
-                    "ingested_at": naive,
-                    "observed_at": None,
-                    "updated_date": day,
-                }
+            row = finding_row(
+                f"f-{number}-{object_number}",
+                updated_at=updated,
+                event_count=number,
+                source_uri=uri,
+                batch_id=batch,
+                ingested_at=naive,
             )
+            findings.append({**row, "observed_at": None, "updated_date": day})
         ledger.append(
             {
                 "source_uri": uri,

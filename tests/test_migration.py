@@ -19,6 +19,7 @@ from orchestration.lib.lake.catalog import connect_lake, open_lake
 from orchestration.lib.lake.migration import MigrationError, migrate_lake
 from orchestration.lib.lake.reader import pin
 from orchestration.lib.lake.store import LocalStore
+from tests.helpers.lake_rows import finding_row
 
 MS = pa.timestamp("ms")
 # The old layout's schemas, as the Parquet lake wrote them (millisecond timestamps).
@@ -81,21 +82,14 @@ def old_batch(root: Path, number: int, *, staged: bool = False, committed: bool 
     staging = f"_staging/{batch}/" if staged else ""
     for day in (date(2026, 10, 31), date(2026, 11, number)):
         updated = datetime.combine(day, datetime.min.time()).replace(hour=number, microsecond=7000)
-        finding = {
-            "finding_id": f"f{number}",
-            "account_id": "123456789012",
-            "region": "eu-west-1",
-            "finding_type": "Recon:EC2/PortProbeUnprotectedPort",
-            "severity": 5.0,
-            "created_at": updated,
-            "updated_at": updated,
-            "event_count": number,
-            "finding_json": "{}",
-            "source_uri": good,
-            "line_number": None,
-            "ingest_batch_id": batch,
-            "ingested_at": ingested,
-        }
+        finding = finding_row(
+            f"f{number}",
+            updated_at=updated,
+            event_count=number,
+            source_uri=good,
+            batch_id=batch,
+            ingested_at=ingested,
+        )
         key = f"{staging}findings/updated_date={day.isoformat()}/{batch}.parquet"
         write_parquet(root, key, [finding], OLD_FINDINGS)
     quarantine = {
