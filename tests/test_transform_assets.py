@@ -1,9 +1,22 @@
+import json
+import os
+import sys
 from datetime import datetime
+from graphlib import TopologicalSorter
+from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster_dbt import DbtCliResource
 
+from orchestration.defs.transform.project import dbt_project
+from orchestration.lib.environment import get_settings
+from orchestration.lib.lake import reader
+from orchestration.lib.lake.catalog import open_lake
+from orchestration.lib.lake.dbt_duckdb_plugin import SNAPSHOTS_VARIABLE
 from orchestration.lib.transform.translator import dbt_group_name
+from tests.helpers.dbt_lake_builder import finding, write_batch
+from tests.helpers.settings import settings_resources
 
 
 def _assets_module():
@@ -89,3 +102,82 @@ def test_every_model_compiles_and_parses_for_athena():
     from tools.athena_check import main
 
     assert main() == 0
+
+
+class _DbtThatRecordsTheLakeItReads(DbtCliResource):
+    """Instead of dbt: note the snapshots a dbt process would read, then commit a new batch."""
+
+    lake_dir: str
+
+    def cli(self, args, *, context=None, **kwargs):
+        reads = Path(self.lake_dir).parent / "dbt-reads.jsonl"
+        with reads.open("a") as log:
+            log.write(os.environ[SNAPSHOTS_VARIABLE] + "\n")
+        batch = f"after-read-{len(reads.read_text().splitlines())}"
+        write_batch(Path(self.lake_dir), batch, "2024-03-02T00:00:00Z", [finding(batch)])
+        return _EveryOutputAsNone(context)
+
+    def reads(self) -> list[dict]:
+        lines = (Path(self.lake_dir).parent / "dbt-reads.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+
+class _EveryOutputAsNone:
+    def __init__(self, context):
+        self.context = context
+        self.target_path = Path("no-dbt-target")
+
+    def stream(self):
+        assets_def = self.context.assets_def
+        output_by_key = {key: name for name, key in assets_def.node_keys_by_output_name.items()}
+        selected = self.context.op_execution_context.selected_output_names
+        graph = {key: assets_def.asset_deps.get(key, set()) for key in output_by_key}
+        for key in TopologicalSorter(graph).static_order():
+            if output_by_key.get(key) in selected:
+                yield dg.Output(None, output_name=output_by_key[key])
+
+
+def _recording_dbt(lake_dir: Path) -> _DbtThatRecordsTheLakeItReads:
+    return _DbtThatRecordsTheLakeItReads(
+        project_dir=str(dbt_project.project_dir),
+        dbt_executable=str(Path(sys.executable).parent / "dbt"),
+        lake_dir=str(lake_dir),
+    )
+
+
+def test_the_dbt_steps_of_one_run_read_the_lake_its_first_dbt_step_pinned(fresh_settings):
+    assets = _assets_module()
+    lake_dir = Path(get_settings().lake_uri)
+    write_batch(lake_dir, "before-the-run", "2024-03-01T00:00:00Z", [finding("a")])
+    before_the_run = reader.pin(open_lake(get_settings())).snapshot_ids
+    dbt = _recording_dbt(lake_dir)
+
+    result = dg.materialize(
+        [assets.dbt_incremental_models, assets.dbt_models],
+        partition_key="2024-03-01",
+        resources={"dbt": dbt, **settings_resources()},
+    )
+
+    assert result.success
+    # A batch committed after each step: the second step still read the lake of the first.
+    assert dbt.reads() == [before_the_run, before_the_run]
+    assert reader.pin(open_lake(get_settings())).snapshot_ids != before_the_run
+    materialized = result.asset_materializations_for_node("dbt_models")
+    assert materialized[0].metadata["lake_snapshot_findings"].value == str(
+        before_the_run["findings"]
+    )
+
+
+def test_each_run_pins_the_lake_afresh(fresh_settings):
+    assets = _assets_module()
+    lake_dir = Path(get_settings().lake_uri)
+    write_batch(lake_dir, "before-the-runs", "2024-03-01T00:00:00Z", [finding("a")])
+    dbt = _recording_dbt(lake_dir)
+    resources = {"dbt": dbt, **settings_resources()}
+    instance = dg.DagsterInstance.ephemeral()
+
+    dg.materialize([assets.dbt_models], resources=resources, instance=instance)
+    dg.materialize([assets.dbt_models], resources=resources, instance=instance)
+
+    first_run, second_run = dbt.reads()
+    assert second_run["findings"] != first_run["findings"]

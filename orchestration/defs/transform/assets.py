@@ -20,6 +20,8 @@ from orchestration.lib.transform.translator import GuardDutyDbtTranslator
 # partitioned run may come before any run of the other models.
 INCREMENTAL_SELECTOR = "config.materialized:incremental country_codes"
 WAREHOUSE_POOL = "guardduty_warehouse"
+# The run tag of the lake snapshots its dbt steps read, as JSON {"run_id": ..., "snapshots": ...}.
+LAKE_PIN_TAG = "guardduty/lake_snapshots"
 
 TRANSLATOR = GuardDutyDbtTranslator()
 
@@ -97,7 +99,7 @@ def dbt_models(
 def _build_on_pinned_lake(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str], settings: Settings
 ) -> Iterator[Any]:
-    """Run dbt on one pinned snapshot of each lake table, recorded in the outputs' metadata.
+    """Run dbt on the run's pinned snapshot of each lake table, recorded in the outputs' metadata.
 
     On DuckDB dbt reads exactly these snapshots (dbt_duckdb_plugin); Athena reads the Iceberg
     tables at query time, so there the ids record the lake as the build started.
@@ -105,13 +107,12 @@ def _build_on_pinned_lake(
     # Imported here: the plugin loads dbt-duckdb and DuckDB, which the definitions do not need.
     from orchestration.lib.lake.dbt_duckdb_plugin import snapshots_for_dbt
 
-    pinned = reader.pin(open_lake(settings))
+    snapshot_ids = pin_for_run(context, settings)
     lake_metadata = {
-        f"lake_snapshot_{name}": str(snapshot_id)
-        for name, snapshot_id in pinned.snapshot_ids.items()
+        f"lake_snapshot_{name}": str(snapshot_id) for name, snapshot_id in snapshot_ids.items()
     }
-    context.log.info("dbt reads lake snapshots %s", pinned.snapshot_ids)
-    with snapshots_for_dbt(pinned.snapshot_ids):
+    context.log.info("dbt reads lake snapshots %s", snapshot_ids)
+    with snapshots_for_dbt(snapshot_ids):
         invocation = dbt.cli(args, context=context)
         for event in invocation.stream():
             yield (
@@ -122,3 +123,20 @@ def _build_on_pinned_lake(
     project_target = dbt_project.project_dir / dbt_project.target_path
     keep_parse_state(invocation.target_path, project_target)
     prune_invocations(project_target)
+
+
+def pin_for_run(context: dg.AssetExecutionContext, settings: Settings) -> dict[str, int | None]:
+    """The lake snapshots of this run: pinned by its first dbt step and kept in a run tag, so
+    every later dbt step of the run reads the same lake whatever commits in between.
+
+    The warehouse pool runs one dbt step at a time, so the steps of a run cannot both pin. The
+    tag names its run: a re-execution copies its parent's tags but pins the lake afresh.
+    """
+    run = context.instance.get_run_by_id(context.run_id)
+    recorded = json.loads(run.tags.get(LAKE_PIN_TAG, "{}")) if run else {}
+    if recorded.get("run_id") == context.run_id:
+        return recorded["snapshots"]
+    snapshot_ids = reader.pin(open_lake(settings)).snapshot_ids
+    pin = {"run_id": context.run_id, "snapshots": snapshot_ids}
+    context.instance.add_run_tags(context.run_id, {LAKE_PIN_TAG: json.dumps(pin)})
+    return snapshot_ids
