@@ -50,6 +50,20 @@
     where previous_finding_date is not null
 {%- endmacro %}
 
+{# The filter of an incremental run on a mart's input: the changed findings only. #}
+{% macro where_finding_changed() -%}
+    {%- if is_incremental() %}
+    where finding_id in ({{ changed_finding_ids() }})
+    {%- endif %}
+{%- endmacro %}
+
+{# The filter of an incremental run on a mart's input: the dates to recompute only. #}
+{% macro where_date_changed() -%}
+    {%- if is_incremental() %}
+    where finding_date in ({{ changed_finding_dates() }})
+    {%- endif %}
+{%- endmacro %}
+
 {#
     Pre-hook of an incremental mart: removes the rows about to be recomputed, including those
     that no longer have a replacement (a finding become a sample, an endpoint gone, a date left

@@ -1,31 +1,40 @@
 {#
-    Current findings per (finding_date, account_id, region, `dimension`): how many, and how many
-    occurrences. The grain of the per-dimension aggregate marts; an incremental run recomputes the
-    changed dates only.
+    Current findings per (finding_date, account_id, region, *dimensions): how many, how many
+    occurrences, then each of `measures` (aggregate expressions with their alias). The grain and
+    body of every daily aggregate mart; an incremental run recomputes the changed dates only.
+
+    The rows counted are those of `counted`, by default the `findings` CTE (fct_findings). A mart
+    whose dimension is not a column of fct_findings calls the macro with a block of further CTEs,
+    which may read `findings`, and names the last of them as `counted`.
 #}
-{% macro daily_findings_by(dimension) -%}
+{% macro daily_findings_by(dimensions=[], measures=[], counted='findings') -%}
+{%- set grain = ['finding_date', 'account_id', 'region'] + dimensions -%}
 with
 
 findings as (
 
     select * from {{ ref('fct_findings') }}
-    {%- if is_incremental() %}
-    where finding_date in ({{ changed_finding_dates() }})
-    {%- endif %}
+    {{- where_date_changed() }}
 
 ),
+{%- if caller is defined %}
+
+{{ caller() | trim }},
+{%- endif %}
 
 aggregated as (
 
     select
-        finding_date,
-        account_id,
-        region,
-        {{ dimension }},
+        {%- for column in grain %}
+        {{ column }},
+        {%- endfor %}
         count(distinct finding_id) as finding_count,
         cast(coalesce(sum(occurrence_count), 0) as bigint) as occurrence_count
-    from findings
-    group by finding_date, account_id, region, {{ dimension }}
+        {%- for measure in measures %},
+        {{ measure }}
+        {%- endfor %}
+    from {{ counted }}
+    group by {{ grain | join(', ') }}
 
 )
 

@@ -4,4 +4,4 @@
     pre_hook="{{ delete_changed_rows('finding_date', changed_finding_dates()) }}"
 ) }}
 -- depends_on: {{ ref('int_findings_changed') }}
-{{ daily_findings_by('action_type') }}
+{{ daily_findings_by(['action_type']) }}

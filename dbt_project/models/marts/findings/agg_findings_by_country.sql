@@ -4,36 +4,18 @@
     pre_hook="{{ delete_changed_rows('finding_date', changed_finding_dates()) }}"
 ) }}
 -- depends_on: {{ ref('int_findings_changed') }}
-
-with
-
-findings as (
-
-    select * from {{ ref('fct_findings') }}
-    {%- if is_incremental() %}
-    where finding_date in ({{ changed_finding_dates() }})
-    {%- endif %}
-
-),
-
+{% call daily_findings_by(['country_code', 'country_name'], counted='findings_by_country') %}
 endpoints as (
 
     select * from {{ ref('fct_finding_remote_endpoints') }}
-    {%- if is_incremental() %}
-    where finding_date in ({{ changed_finding_dates() }})
-    {%- endif %}
+    {{- where_date_changed() }}
 
 ),
 
 -- a finding counts once per distinct country among its located endpoints
 finding_countries as (
 
-    select distinct
-        finding_id,
-        country_code,
-        country_name
-    from endpoints
-    where country_name is not null
+    {{ finding_countries('endpoints') }}
 
 ),
 
@@ -51,21 +33,5 @@ findings_by_country as (
     left join finding_countries
         on findings.finding_id = finding_countries.finding_id
 
-),
-
-aggregated as (
-
-    select
-        finding_date,
-        account_id,
-        region,
-        country_code,
-        country_name,
-        count(distinct finding_id) as finding_count,
-        cast(coalesce(sum(occurrence_count), 0) as bigint) as occurrence_count
-    from findings_by_country
-    group by finding_date, account_id, region, country_code, country_name
-
 )
-
-select * from aggregated
+{% endcall %}

@@ -10,18 +10,14 @@ with
 findings as (
 
     select * from {{ ref('fct_findings') }}
-    {%- if is_incremental() %}
-    where finding_id in ({{ changed_finding_ids() }})
-    {%- endif %}
+    {{- where_finding_changed() }}
 
 ),
 
 endpoints as (
 
     select * from {{ ref('int_finding_remote_endpoints') }}
-    {%- if is_incremental() %}
-    where finding_id in ({{ changed_finding_ids() }})
-    {%- endif %}
+    {{- where_finding_changed() }}
 
 ),
 
