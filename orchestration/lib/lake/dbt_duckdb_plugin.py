@@ -1,11 +1,13 @@
 """dbt-duckdb plugin: dbt's DuckDB target reads the lake through views over pinned snapshots.
 
-When dbt opens its DuckDB connection the plugin pins the lake (``reader.pin``) and (re)creates
-the views ``<GUARDDUTY_GLUE_DATABASE>.findings``, ``.quarantine`` and ``.ingest_ledger`` over the
-pinned snapshots' data files, so one dbt invocation reads one snapshot of each table however
-many batches commit meanwhile. The transform assets pin first and pass the snapshot ids in
-``GUARDDUTY_LAKE_SNAPSHOTS`` (JSON), so the ids recorded in Dagster are the ones dbt read; a dbt
-started by hand pins the current snapshots.
+When dbt first opens its DuckDB connection the plugin pins the lake (``reader.pin``) and
+(re)creates the views ``<GUARDDUTY_GLUE_DATABASE>.findings``, ``.quarantine`` and
+``.ingest_ledger`` over the pinned snapshots' data files. dbt-duckdb closes the connection when
+no model uses it and opens it again for the next, so the plugin keeps its first pin for every
+later connection: one dbt invocation reads one snapshot of each table however many batches
+commit meanwhile. The transform assets pin once per Dagster run and pass the snapshot ids in
+``GUARDDUTY_LAKE_SNAPSHOTS`` (JSON), so every dbt step of the run reads them and the ids
+recorded in Dagster are the ones dbt read; a dbt started by hand pins the current snapshots.
 
 The pinned ids are also written to the warehouse table ``main.lake_snapshots`` (table name,
 snapshot id, pinned at), replaced at each pin, so the marts say which lake they reflect (the
@@ -38,6 +40,9 @@ BUILDING_COMMANDS = frozenset({"build", "run"})
 
 
 class Plugin(BasePlugin):
+    # The snapshot ids this dbt invocation reads, fixed by its first connection.
+    pinned_ids: dict[str, int | None] | None = None
+
     def configure_connection(self, conn) -> None:
         read_log = os.environ.get(READ_LOG_VARIABLE)
         if read_log:
@@ -47,8 +52,11 @@ class Plugin(BasePlugin):
                 f"storage_path = '{folder}')"
             )
         settings = load_settings()
-        pinned_ids = os.environ.get(SNAPSHOTS_VARIABLE, "").strip()
-        pinned = reader.pin(open_lake(settings), json.loads(pinned_ids) if pinned_ids else None)
+        if self.pinned_ids is None:
+            given = os.environ.get(SNAPSHOTS_VARIABLE, "").strip()
+            self.pinned_ids = json.loads(given) if given else None
+        pinned = reader.pin(open_lake(settings), self.pinned_ids)
+        self.pinned_ids = pinned.snapshot_ids
         pinned.create_duckdb_views(conn, settings.glue_database)
         if getattr(get_flags(), "WHICH", None) in BUILDING_COMMANDS:
             record_pinned_snapshots(conn, pinned.snapshot_ids, datetime.now(UTC))
