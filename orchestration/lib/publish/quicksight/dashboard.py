@@ -86,6 +86,21 @@ PUBLISH_OPTIONS = {
 }
 
 
+def _findings_by_severity(
+    col: Columns, mart: str, visual_id: str, title: str, count_field_id: str
+) -> dict[str, Any]:
+    """Columns of the distinct findings of ``mart`` per severity label."""
+    return bar(
+        visual_id,
+        title,
+        category(f"{visual_id}-label", col(mart, "severity_label", "STRING")),
+        distinct(count_field_id, col(mart, "finding_id", "STRING")),
+        # Critical first: the labels sorted by their highest numeric severity.
+        sort_by_column(col(mart, "severity", "DECIMAL"), "MAX", "DESC"),
+        orientation="VERTICAL",
+    )
+
+
 def _findings_sheet(col: Columns) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     finding = col(FINDINGS, "finding_id", "STRING")
     # Four KPIs side by side on the 36-column grid.
@@ -100,14 +115,8 @@ def _findings_sheet(col: Columns) -> tuple[dict[str, Any], list[dict[str, Any]]]
             ),
         )
     ]
-    by_severity = bar(
-        "bar-severity",
-        "Findings by severity",
-        category("bar-severity-label", col(FINDINGS, "severity_label", "STRING")),
-        distinct("bar-severity-findings", finding),
-        # Critical first: the labels sorted by their highest numeric severity.
-        sort_by_column(col(FINDINGS, "severity", "DECIMAL"), "MAX", "DESC"),
-        orientation="VERTICAL",
+    by_severity = _findings_by_severity(
+        col, FINDINGS, "bar-severity", "Findings by severity", "bar-severity-findings"
     )
     by_action = bar(
         "bar-action-type",
@@ -209,16 +218,12 @@ def _compliance_sheet(col: Columns) -> tuple[dict[str, Any], list[dict[str, Any]
     open_count = distinct_count_kpi(
         "kpi-open-past-target", "Open past archive target", open_finding
     )
-    open_by_severity = bar(
+    open_by_severity = _findings_by_severity(
+        col,
+        OPEN_PAST_TARGET,
         "bar-open-past-target-severity",
         "Open past target by severity",
-        category(
-            "bar-open-past-target-severity-label",
-            col(OPEN_PAST_TARGET, "severity_label", "STRING"),
-        ),
-        distinct("bar-open-past-target-findings", open_finding),
-        sort_by_column(col(OPEN_PAST_TARGET, "severity", "DECIMAL"), "MAX", "DESC"),
-        orientation="VERTICAL",
+        "bar-open-past-target-findings",
     )
     open_findings = table(
         "table-open-past-target",
