@@ -1,27 +1,16 @@
 {# Time arithmetic and archive targets for the compliance marts (NIST 800-53 AU-6). #}
 
-{# The current time as a UTC timestamp without a zone, like every timestamp of the project. #}
-{% macro utc_now() -%}
-    {{ return(adapter.dispatch('utc_now', 'guardduty')()) }}
-{%- endmacro %}
-
-{% macro default__utc_now() -%}
-    cast(current_timestamp at time zone 'UTC' as {{ utc_timestamp_type() }})
-{%- endmacro %}
-
-{% macro duckdb__utc_now() -%}
-    cast(timezone('UTC', current_timestamp) as timestamp)
-{%- endmacro %}
-
 {#
-    "Now" of the compliance marts: the `as_of` var (a UTC 'YYYY-MM-DD[ HH:MM[:SS]]' string) when
-    given, so that builds and tests are reproducible, else the current time. The var is checked
-    before it reaches the SQL.
+    "Now" of the compliance marts: the `as_of` var (a UTC 'YYYY-MM-DD[ HH:MM[:SS[.ffffff]]]'
+    string) when given, else the instant the dbt invocation started. One instant for every model
+    of a build, so the evaluated_at the review report records re-runs all of its marts as they
+    were (each model's own clock would put them milliseconds apart). The var is checked before
+    it reaches the SQL.
 #}
 {% macro compliance_as_of() -%}
     {%- set as_of = var('as_of', none) -%}
     {%- if as_of is none or (as_of | string | trim) == '' -%}
-        {{ return(utc_now()) }}
+        {%- set as_of = run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') -%}
     {%- endif -%}
     {%- set text = as_of | string | trim | replace('T', ' ') | replace('Z', '') -%}
     {%- set pattern = '[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,6})?)?)?' -%}
