@@ -33,12 +33,14 @@ manifest: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m orchestration.cli run
 
-# The code location parses the dbt project itself under `dagster dev` (prepare_if_dev). Dagster 1.13
-# calls `dagster dev` superseded by `dg dev`, which needs the dagster-dg-cli package.
+# `dg dev` (dagster-dg-cli, the dev extra) loads the project [tool.dg.project] in pyproject.toml
+# names; the code location parses the dbt project itself there (prepare_if_dev). VIRTUAL_ENV tells
+# dg that the project's .venv is the one in use, as activating it would.
+dev: export VIRTUAL_ENV = $(CURDIR)/$(VENV)
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
 	test -f $(DAGSTER_HOME)/dagster.yaml || cp deploy/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/dg dev $(DEV_ARGS)
 
 # Tests that load the code location need dbt's manifest: a fresh checkout has none.
 test: lint manifest
