@@ -45,7 +45,11 @@ def node_meta(node: Mapping[str, Any]) -> Mapping[str, Any]:
 def yaml_documents(marts_dir: Path) -> list[Mapping[str, Any]]:
     """Every dbt property file under ``marts_dir``, parsed."""
     paths = sorted([*marts_dir.rglob("*.yml"), *marts_dir.rglob("*.yaml")])
-    return [yaml.safe_load(path.read_text(encoding="utf-8")) or {} for path in paths]
+    # libyaml's safe loader (PyYAML's wheels include it): the definitions parse these files as they
+    # load, and the pure-Python parser takes about ten times as long.
+    return [
+        yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader) or {} for path in paths
+    ]
 
 
 def load_exposure(name: str, marts_dir: Path | None = None) -> Exposure:
