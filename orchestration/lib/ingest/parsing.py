@@ -330,14 +330,7 @@ def _observed(context: _Context, value: Any, name: str) -> _Context:
     """``context`` with the observation time a record states (absent: the object's)."""
     if value is None:
         return context
-    if not isinstance(value, str):
-        raise Rejection(f"{name} is {_json_type(value)}, not an ISO-8601 timestamp")
-    try:
-        observed_at = parse_timestamp(value)
-    except ValueError as error:
-        raise Rejection(f"{name} {_short(value)} is not an ISO-8601 timestamp") from error
-    _check_plausible(observed_at, name, context)
-    return replace(context, observed_at=observed_at)
+    return replace(context, observed_at=_plausible_timestamp(value, name, context))
 
 
 def _read_finding_list(
@@ -483,17 +476,17 @@ def _required_timestamp(finding: dict[str, Any], key: str, context: _Context) ->
     value = finding.get(key)
     if value is None:
         raise Rejection(f"missing '{key}'")
+    return _plausible_timestamp(value, f"'{key}'", context)
+
+
+def _plausible_timestamp(value: Any, name: str, context: _Context) -> datetime:
+    """``value`` read as an ISO-8601 time between GuardDuty's launch and just after the ingest."""
     if not isinstance(value, str):
-        raise Rejection(f"'{key}' is {_json_type(value)}, not an ISO-8601 timestamp")
+        raise Rejection(f"{name} is {_json_type(value)}, not an ISO-8601 timestamp")
     try:
         moment = parse_timestamp(value)
     except ValueError as error:
-        raise Rejection(f"'{key}' {_short(value)} is not an ISO-8601 timestamp") from error
-    _check_plausible(moment, f"'{key}'", context)
-    return moment
-
-
-def _check_plausible(moment: datetime, name: str, context: _Context) -> None:
+        raise Rejection(f"{name} {_short(value)} is not an ISO-8601 timestamp") from error
     if moment < GUARDDUTY_LAUNCH:
         raise Rejection(
             f"{name} {moment.isoformat()}Z is before GuardDuty existed "
@@ -505,6 +498,7 @@ def _check_plausible(moment: datetime, name: str, context: _Context) -> None:
             f"{MAX_CLOCK_SKEW.total_seconds() / 60:g} minutes after the ingest time "
             f"{(context.latest_plausible - MAX_CLOCK_SKEW).isoformat()}Z"
         )
+    return moment
 
 
 def _naive_utc(moment: datetime) -> datetime:

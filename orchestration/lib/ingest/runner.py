@@ -348,28 +348,25 @@ def batch_rows(batch: _Batch, batch_id: str, ingested_at: datetime) -> BatchRows
             ],
             schema=tables.arrow_schema(tables.FINDINGS),
         ),
-        quarantine=pa.Table.from_pylist(
-            [
-                {
-                    **row,
-                    "ingest_batch_id": batch_id,
-                    "quarantined_at": ingested_at,
-                    "quarantined_date": ingested_at.date(),
-                }
-                for row in batch.quarantine
-            ],
-            schema=tables.arrow_schema(tables.QUARANTINE),
+        quarantine=_stamped(
+            batch.quarantine, tables.QUARANTINE, batch_id, "quarantined", ingested_at
         ),
-        ledger=pa.Table.from_pylist(
-            [
-                {
-                    **row,
-                    "ingest_batch_id": batch_id,
-                    "ingested_at": ingested_at,
-                    "ingested_date": ingested_at.date(),
-                }
-                for row in batch.ledger
-            ],
-            schema=tables.arrow_schema(tables.LEDGER),
-        ),
+        ledger=_stamped(batch.ledger, tables.LEDGER, batch_id, "ingested", ingested_at),
+    )
+
+
+def _stamped(rows: list[dict], table: str, batch_id: str, event: str, moment: datetime) -> pa.Table:
+    """``rows`` with their batch's id, and its ingest time and UTC date as ``<event>_at`` and
+    ``<event>_date``."""
+    return pa.Table.from_pylist(
+        [
+            {
+                **row,
+                "ingest_batch_id": batch_id,
+                f"{event}_at": moment,
+                f"{event}_date": moment.date(),
+            }
+            for row in rows
+        ],
+        schema=tables.arrow_schema(table),
     )
