@@ -22,48 +22,37 @@ from orchestration.lib.lake.store import LocalStore
 from tests.helpers.lake_rows import finding_row
 
 MS = pa.timestamp("ms")
-# The old layout's schemas, as the Parquet lake wrote them (millisecond timestamps).
-OLD_FINDINGS = pa.schema(
-    [
-        ("finding_id", pa.string()),
-        ("account_id", pa.string()),
-        ("region", pa.string()),
-        ("finding_type", pa.string()),
-        ("severity", pa.float64()),
-        ("created_at", MS),
-        ("updated_at", MS),
-        ("event_count", pa.int64()),
-        ("finding_json", pa.string()),
-        ("source_uri", pa.string()),
-        ("line_number", pa.int64()),
-        ("ingest_batch_id", pa.string()),
-        ("ingested_at", MS),
-    ]
+# The old layout's column types, as the Parquet lake wrote them (millisecond timestamps); every
+# column not named here is a string.
+OLD_TYPES = {
+    "severity": pa.float64(),
+    "event_count": pa.int64(),
+    "line_number": pa.int64(),
+    "object_size": pa.int64(),
+    "findings": pa.int64(),
+    "records_skipped": pa.int64(),
+    "records_quarantined": pa.int64(),
+    "created_at": MS,
+    "updated_at": MS,
+    "ingested_at": MS,
+    "quarantined_at": MS,
+}
+
+
+def old_schema(columns: str) -> pa.Schema:
+    return pa.schema([(name, OLD_TYPES.get(name, pa.string())) for name in columns.split()])
+
+
+OLD_FINDINGS = old_schema(
+    "finding_id account_id region finding_type severity created_at updated_at event_count"
+    " finding_json source_uri line_number ingest_batch_id ingested_at"
 )
-OLD_QUARANTINE = pa.schema(
-    [
-        ("source_uri", pa.string()),
-        ("line_number", pa.int64()),
-        ("reason", pa.string()),
-        ("excerpt", pa.string()),
-        ("object_size", pa.int64()),
-        ("ingest_batch_id", pa.string()),
-        ("quarantined_at", MS),
-    ]
+OLD_QUARANTINE = old_schema(
+    "source_uri line_number reason excerpt object_size ingest_batch_id quarantined_at"
 )
-OLD_LEDGER = pa.schema(
-    [
-        ("source_uri", pa.string()),
-        ("object_size", pa.int64()),
-        ("object_version", pa.string()),
-        ("status", pa.string()),
-        ("findings", pa.int64()),
-        ("records_skipped", pa.int64()),
-        ("records_quarantined", pa.int64()),
-        ("skip_reason", pa.string()),
-        ("ingest_batch_id", pa.string()),
-        ("ingested_at", MS),
-    ]
+OLD_LEDGER = old_schema(
+    "source_uri object_size object_version status findings records_skipped records_quarantined"
+    " skip_reason ingest_batch_id ingested_at"
 )
 
 

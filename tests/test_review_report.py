@@ -178,7 +178,11 @@ def write_ledgers(lake: Path) -> Path:
 
 @pytest.fixture
 def dbt_target(tmp_path: Path) -> Path:
-    target = tmp_path / "target"
+    return write_dbt_targets(tmp_path / "target")
+
+
+def write_dbt_targets(target: Path) -> Path:
+    """Two runs' results at the end of March 2024 (one with a failing test), one in April."""
     write_run_results(
         target / "dbt_models-abcdef1-1234567",
         "2024-03-31T00:00:00Z",
@@ -197,21 +201,23 @@ def dbt_target(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def report(tmp_path: Path, lake: Path, dbt_target: Path):
-    warehouse = build_marts(tmp_path / "warehouse.duckdb")
-    store = LocalStore(tmp_path / "reports")
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """The March 2024 report, built once for the tests that only read it."""
+    root = tmp_path_factory.mktemp("report")
+    warehouse = build_marts(root / "warehouse.duckdb")
+    store = LocalStore(root / "reports")
     data, keys = build_report(
         lambda: open_duckdb_marts(warehouse),
-        lake=connect_lake(str(lake)),
+        lake=connect_lake(str(write_ledgers(root / "lake"))),
         report_store=store,
         month="2024-03",
         run_id="abcdef12-run",
-        dbt_target_dir=dbt_target,
+        dbt_target_dir=write_dbt_targets(root / "target"),
         coverage_gap_days=7,
     )
-    page = (tmp_path / "reports" / "review" / "2024-03" / "index.html").read_text()
-    return {"data": data, "keys": keys, "page": page, "root": tmp_path / "reports"}
+    page = (root / "reports" / "review" / "2024-03" / "index.html").read_text()
+    return {"data": data, "keys": keys, "page": page, "root": root / "reports"}
 
 
 def test_month_parsing_and_arithmetic():
