@@ -51,6 +51,7 @@ API_PAGES_PREFIX = "guardduty-api"
 BACKFILL_AT = timedelta(hours=4)
 API_BACKFILL = dg.AssetKey(["raw", "guardduty_api_backfill"])
 LAKE_FINDINGS = dg.AssetKey(["lake", "findings"])
+DBT_OPS = ("dbt_incremental_models", "dbt_models")
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 # dbt's tests run on the last day only; their asset checks are then missing, which is expected.
 logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
@@ -105,6 +106,7 @@ class Soak:
         self.launched_run_keys: set[str] = set()
         self.cursors: dict[str, str | None] = {}
         self.day = 0
+        self.dbt_excludes = ["unit_test"]
         self.visible_until = world.start
 
     # -- the simulated days --------------------------------------------------------------------
@@ -126,12 +128,11 @@ class Soak:
 
     def _simulate_day(self, pending: list[Delivery]) -> list[Delivery]:
         day_start = self.world.start + timedelta(days=self.day)
-        # dbt's own tests check code and data the oracle checks every day; they run on the last
-        # day's build only, which keeps a day's dbt build to the models.
-        if self.day == self.world.days - 1:
-            os.environ.pop("DBT_EXCLUDE_RESOURCE_TYPES", None)
-        else:
-            os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test test"
+        # dbt's data tests check what the oracle checks every day; they run on the last day's
+        # build only, which keeps a day's dbt build to the models.
+        self.dbt_excludes = (
+            ["unit_test"] if self.day == self.world.days - 1 else ["unit_test", "test"]
+        )
         ticks = self._ticks(day_start)
         for moment, action in ticks:
             while pending and pending[0].arrives_at <= moment:
@@ -239,7 +240,7 @@ class Soak:
             try:
                 result = job.execute_in_process(
                     instance=self.instance,
-                    run_config={**(request.run_config or {}), **QUIET},
+                    run_config=self._run_config(job, request),
                     tags=request.tags,
                     partition_key=request.partition_key,
                     raise_on_error=False,
@@ -274,6 +275,14 @@ class Soak:
                 self._observe_api(backfill_time)
         self.clock.tick(timedelta(seconds=max(1, round(time.monotonic() - started))))
         return result
+
+    def _run_config(self, job: dg.JobDefinition, request: dg.RunRequest) -> dict[str, Any]:
+        run_config = {**(request.run_config or {}), **QUIET}
+        dbt_ops = [name for name in DBT_OPS if job.graph.has_node_named(name)]
+        if dbt_ops:
+            dbt_config = {"config": {"exclude_resource_types": self.dbt_excludes}}
+            run_config["ops"] = {**run_config.get("ops", {}), **dict.fromkeys(dbt_ops, dbt_config)}
+        return run_config
 
     def _account_backfill(self, result: dg.ExecuteInProcessResult) -> None:
         backfill = _materialization_metadata(result, API_BACKFILL)
