@@ -31,40 +31,34 @@ raw_guardduty_findings = dg.AssetSpec(
 )
 
 
+def _lake_table_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        deps=[RAW_FINDINGS, GUARDDUTY_API_BACKFILL],
+        group_name="ingest",
+        kinds={"iceberg"},
+        description=description,
+    )
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
+        _lake_table_spec(
             LAKE_FINDINGS,
-            deps=[RAW_FINDINGS, GUARDDUTY_API_BACKFILL],
-            group_name="ingest",
-            kinds={"iceberg"},
-            description=(
-                "Iceberg table: one row per finding version read, partitioned by the UTC date "
-                "of updatedAt (updated_date), with the camelCase finding JSON beside the key "
-                "columns and the source_uri. Rows are visible once their batch's ledger rows "
-                "are committed."
-            ),
+            "Iceberg table: one row per finding version read, partitioned by the UTC date of "
+            "updatedAt (updated_date), with the camelCase finding JSON beside the key columns and "
+            "the source_uri. Rows are visible once their batch's ledger rows are committed.",
         ),
-        dg.AssetSpec(
+        _lake_table_spec(
             LAKE_QUARANTINE,
-            deps=[RAW_FINDINGS, GUARDDUTY_API_BACKFILL],
-            group_name="ingest",
-            kinds={"iceberg"},
-            description=(
-                "One row per raw object, or line of a JSON Lines object, that could not be read "
-                "as a finding, with the reason."
-            ),
+            "One row per raw object, or line of a JSON Lines object, that could not be read as a "
+            "finding, with the reason.",
         ),
-        dg.AssetSpec(
+        _lake_table_spec(
             LAKE_LEDGER,
-            deps=[RAW_FINDINGS, GUARDDUTY_API_BACKFILL],
-            group_name="ingest",
-            kinds={"iceberg"},
-            description=(
-                "One row per raw object read (ingested, skipped or quarantined), committed after "
-                "its batch's findings and quarantine rows: the commit point that makes them "
-                "visible, and the record of what was read."
-            ),
+            "One row per raw object read (ingested, skipped or quarantined), committed after its "
+            "batch's findings and quarantine rows: the commit point that makes them visible, and "
+            "the record of what was read.",
         ),
     ],
     pool=INGEST_POOL,
