@@ -167,32 +167,32 @@ def _chart_svgs(data: ReportData) -> dict[str, str]:
             domain=[str(row[0]) for row in data.severities.rows],
             width=360,
         ),
-        "finding-types": charts.horizontal_bars(
+        "finding-types": charts.top_bars(
             rows(data.finding_types, 0, 1, TOP_N),
             "category",
-            f"Top {TOP_N} finding types",
-            colour=charts.FINDING_TYPE_COLOUR,
-            top=TOP_N,
+            TOP_N,
+            "finding types",
+            charts.FINDING_TYPE_COLOUR,
             width=200,
             label_limit=300,
         ),
         "trend": charts.daily_trend(
             alt.Chart(alt.Data(values=daily)), f"Findings created per UTC day, {month}", width=900
         ),
-        "accounts": charts.horizontal_bars(
+        "accounts": charts.top_bars(
             rows(data.accounts, 0, 1, TOP_N),
             "category",
-            f"Top {TOP_N} accounts",
-            colour=charts.ACCOUNT_COLOUR,
-            top=TOP_N,
+            TOP_N,
+            "accounts",
+            charts.ACCOUNT_COLOUR,
             width=360,
         ),
-        "countries": charts.horizontal_bars(
+        "countries": charts.top_bars(
             rows(data.countries, 1, 2, TOP_COUNTRIES),
             "category",
-            f"Top {TOP_COUNTRIES} remote endpoint countries",
-            colour=charts.COUNTRY_COLOUR,
-            top=TOP_COUNTRIES,
+            TOP_COUNTRIES,
+            "remote endpoint countries",
+            charts.COUNTRY_COLOUR,
             width=360,
         ),
     }

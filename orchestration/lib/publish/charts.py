@@ -88,6 +88,13 @@ def horizontal_bars(
     return alt.layer(bars, counts).properties(title=title, width=width, height=alt.Step(24))
 
 
+def top_bars(
+    base: alt.Chart, category: str, limit: int, what: str, colour: str, **size: int
+) -> alt.LayerChart:
+    """The ``limit`` ``category`` values with the most findings, titled "Top <limit> <what>"."""
+    return horizontal_bars(base, category, f"Top {limit} {what}", colour=colour, top=limit, **size)
+
+
 def daily_trend(base: alt.Chart, title: str, *, width: int = 1100) -> alt.Chart:
     """Findings created per UTC day, stacked by severity; rows need ``finding_date``
     (``YYYY-MM-DD``), ``severity_label`` and ``finding_count``."""

@@ -305,21 +305,21 @@ def dashboard_charts(data: DashboardData) -> dict[str, alt.TopLevelMixin]:
         "trend": charts.daily_trend(
             findings, "Daily trend: findings created per UTC day", width=FULL_WIDTH - 90
         ),
-        "finding_types": charts.horizontal_bars(
+        "finding_types": charts.top_bars(
             _cells("finding_types", data),
             "finding_type",
-            f"Top {TOP_FINDING_TYPES} finding types",
-            colour=charts.FINDING_TYPE_COLOUR,
-            top=TOP_FINDING_TYPES,
+            TOP_FINDING_TYPES,
+            "finding types",
+            charts.FINDING_TYPE_COLOUR,
             width=COLUMN_WIDTH - 60,
             label_limit=230,
         ),
-        "countries": charts.horizontal_bars(
+        "countries": charts.top_bars(
             _cells("countries", data),
             "country_name",
-            f"Top {TOP_COUNTRIES} remote endpoint countries",
-            colour=charts.COUNTRY_COLOUR,
-            top=TOP_COUNTRIES,
+            TOP_COUNTRIES,
+            "remote endpoint countries",
+            charts.COUNTRY_COLOUR,
             width=COLUMN_WIDTH,
         ),
         "archive_compliance": _compliance(data),
