@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import boto3
 import sqlglot
@@ -68,22 +69,20 @@ def _fake_aws_environment(endpoint: str, work_dir: Path) -> dict[str, str]:
     return env
 
 
+def _moto_client(service_name: str, endpoint: str) -> Any:
+    return boto3.client(
+        service_name,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+    )
+
+
 def _create_catalogue(endpoint: str, incremental_models: list[str]) -> None:
     """Glue databases, plus Iceberg tables for the incremental models so they compile as such."""
-    glue = boto3.client(
-        "glue",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
-    )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
-    )
+    glue = _moto_client("glue", endpoint)
+    s3 = _moto_client("s3", endpoint)
     s3.create_bucket(Bucket=BUCKET)
     existing = {db["Name"] for db in glue.get_databases()["DatabaseList"]}
     for database in (LAKE_DATABASE, MARTS_SCHEMA):
