@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -15,44 +16,46 @@ T = TypeVar("T")
 RETRYABLE_ERROR_CODES = frozenset({"ThrottlingException", "InternalFailureException"})
 
 
-def call_quicksight(
-    call: Callable[[], T],
-    *,
-    description: str,
-    policy: RetryPolicy,
-    sleep: Callable[[float], None],
-    jitter: Callable[[], float],
-    retryable: frozenset[str] = RETRYABLE_ERROR_CODES,
-) -> T:
-    """Run a QuickSight call, retrying only the ``retryable`` error codes (throttling and internal
-    failures by default).
+@dataclass(frozen=True)
+class QuickSightCaller:
+    """Runs QuickSight calls with the retry policy; sleep and jitter are injectable for tests.
 
+    Only the ``retryable`` error codes are retried (throttling and internal failures by default).
     Every other error (AccessDenied, ResourceNotFound, InvalidParameterValue, LimitExceeded,
     ResourceExists, ...) is raised from the first attempt unchanged, so callers can act on it.
-
-    Raises:
-        QuickSightApiError: the retryable error persisted for ``policy.max_attempts`` calls.
-        ClientError: any non-retryable error.
     """
 
-    def gave_up(error: ClientError, attempts: int) -> QuickSightApiError:
-        code = error_code(error)
-        return QuickSightApiError(
-            f"{description}: still {code} after {attempts} attempts; QuickSight is throttling, "
-            "failing internally or busy with the resource. Rerun later, or lower "
-            "QUICKSIGHT_MAX_CONCURRENT_REFRESHES.",
-            code,
-        )
+    policy: RetryPolicy
+    sleep: Callable[[float], None]
+    jitter: Callable[[], float]
+    retryable: frozenset[str] = RETRYABLE_ERROR_CODES
 
-    return call_with_retries(
-        call,
-        description=description,
-        policy=policy,
-        is_retryable=lambda error: error_code(error) in retryable,
-        gave_up=gave_up,
-        sleep=sleep,
-        jitter=jitter,
-    )
+    def call(self, description: str, call: Callable[[], T]) -> T:
+        """Run ``call``, retrying the ``retryable`` error codes.
+
+        Raises:
+            QuickSightApiError: the retryable error persisted for ``policy.max_attempts`` calls.
+            ClientError: any non-retryable error.
+        """
+
+        def gave_up(error: ClientError, attempts: int) -> QuickSightApiError:
+            code = error_code(error)
+            return QuickSightApiError(
+                f"{description}: still {code} after {attempts} attempts; QuickSight is "
+                "throttling, failing internally or busy with the resource. Rerun later, or lower "
+                "QUICKSIGHT_MAX_CONCURRENT_REFRESHES.",
+                code,
+            )
+
+        return call_with_retries(
+            call,
+            description=description,
+            policy=self.policy,
+            is_retryable=lambda error: error_code(error) in self.retryable,
+            gave_up=gave_up,
+            sleep=self.sleep,
+            jitter=self.jitter,
+        )
 
 
 def is_not_found(error: ClientError) -> bool:

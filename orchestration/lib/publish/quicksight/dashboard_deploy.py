@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from orchestration.lib.aws.clients import RetryPolicy, error_code
 from orchestration.lib.publish.quicksight.api import (
     RETRYABLE_ERROR_CODES,
-    call_quicksight,
+    QuickSightCaller,
     is_not_found,
 )
 from orchestration.lib.publish.quicksight.errors import DashboardVersionFailed, QuickSightError
@@ -83,18 +83,14 @@ class _Deployment:
         self.client = client
         self.request = request
         self.options = options
+        self.caller = QuickSightCaller(
+            options.retry, options.sleep, options.jitter, DASHBOARD_RETRYABLE_CODES
+        )
         self.log = log
         self.ids = {"AwsAccountId": request["AwsAccountId"], "DashboardId": request["DashboardId"]}
 
     def call(self, operation: str, call: Callable[[], T]) -> T:
-        return call_quicksight(
-            call,
-            description=f"{operation} {self.request['DashboardId']}",
-            policy=self.options.retry,
-            sleep=self.options.sleep,
-            jitter=self.options.jitter,
-            retryable=DASHBOARD_RETRYABLE_CODES,
-        )
+        return self.caller.call(f"{operation} {self.request['DashboardId']}", call)
 
     def run(self) -> DashboardDeployResult:
         description = self.request["VersionDescription"]

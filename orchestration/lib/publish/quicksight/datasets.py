@@ -7,19 +7,18 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from orchestration.lib.aws.clients import RetryPolicy
 from orchestration.lib.environment import Settings
-from orchestration.lib.publish.quicksight.api import call_quicksight, grants_for, is_not_found
+from orchestration.lib.publish.quicksight.api import QuickSightCaller, grants_for, is_not_found
 from orchestration.lib.publish.quicksight.errors import QuickSightError
 from orchestration.lib.publish.quicksight.marts import DatasetSpec, build_dataset_specs
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 # Datasets are managed as code, so the configured principal may use them (analyses, dashboards)
 # but not edit them: a console edit would be overwritten by the next deploy. These are the action
@@ -52,23 +51,18 @@ def _wait_for_data_source(
     client: Any,
     account_id: str,
     data_source_id: str,
+    caller: QuickSightCaller,
     *,
-    retry: RetryPolicy,
-    sleep: Callable[[float], None],
-    jitter: Callable[[], float],
     polls: int = 30,
     interval_seconds: float = 2.0,
 ) -> None:
     """Wait until an Athena data source has finished creating/updating; fail if that failed."""
     for _ in range(polls):
-        data_source = call_quicksight(
+        data_source = caller.call(
+            f"DescribeDataSource {data_source_id}",
             lambda: client.describe_data_source(
                 AwsAccountId=account_id, DataSourceId=data_source_id
             ),
-            description=f"DescribeDataSource {data_source_id}",
-            policy=retry,
-            sleep=sleep,
-            jitter=jitter,
         )["DataSource"]
         status = data_source.get("Status", "")
         if status.endswith("_FAILED"):
@@ -80,7 +74,7 @@ def _wait_for_data_source(
             )
         if not status.endswith("_IN_PROGRESS"):
             return
-        sleep(interval_seconds)
+        caller.sleep(interval_seconds)
     raise QuickSightError(
         f"Data source {data_source_id} is still in progress after {polls} checks; rerun later."
     )
@@ -103,24 +97,13 @@ def _athena_parameters(
 
 
 def _ensure_data_source(
-    client: Any,
-    settings: Settings,
-    *,
-    retry: RetryPolicy,
-    sleep: Callable[[float], None],
-    jitter: Callable[[], float],
+    client: Any, settings: Settings, caller: QuickSightCaller
 ) -> tuple[str, str]:
     account_id = settings.quicksight_account_id
     data_source_id = settings.quicksight_data_source_id
     name = "GuardDuty marts (Athena)"
-
-    def retried(description: str, call: Callable[[], T]) -> T:
-        return call_quicksight(
-            call, description=description, policy=retry, sleep=sleep, jitter=jitter
-        )
-
     try:
-        existing = retried(
+        existing = caller.call(
             f"DescribeDataSource {data_source_id}",
             lambda: client.describe_data_source(
                 AwsAccountId=account_id, DataSourceId=data_source_id
@@ -143,7 +126,7 @@ def _ensure_data_source(
         permissions = grants_for(settings.quicksight_principal_arn, DATA_SOURCE_ACTIONS)
         if permissions:
             request["Permissions"] = permissions
-        response = retried(
+        response = caller.call(
             f"CreateDataSource {data_source_id}", lambda: client.create_data_source(**request)
         )
         action, arn, status = "created", response["Arn"], response.get("CreationStatus", "")
@@ -156,7 +139,7 @@ def _ensure_data_source(
         if unchanged:
             action, arn, status = "unchanged", existing["Arn"], existing.get("Status", "")
         else:
-            response = retried(
+            response = caller.call(
                 f"UpdateDataSource {data_source_id}",
                 lambda: client.update_data_source(
                     AwsAccountId=account_id,
@@ -167,7 +150,7 @@ def _ensure_data_source(
             )
             action, arn, status = "updated", response["Arn"], response.get("UpdateStatus", "")
         if settings.quicksight_principal_arn:
-            retried(
+            caller.call(
                 f"UpdateDataSourcePermissions {data_source_id}",
                 lambda: client.update_data_source_permissions(
                     AwsAccountId=account_id,
@@ -179,9 +162,7 @@ def _ensure_data_source(
             )
     if status.endswith("_IN_PROGRESS"):
         # Datasets created against a data source that is still being created fail to ingest.
-        _wait_for_data_source(
-            client, account_id, data_source_id, retry=retry, sleep=sleep, jitter=jitter
-        )
+        _wait_for_data_source(client, account_id, data_source_id, caller)
     return arn, action
 
 
@@ -232,7 +213,7 @@ def ensure_data_source_and_datasets(
     Returns:
         What was created, updated or left unchanged.
     """
-    retry = retry or RetryPolicy()
+    caller = QuickSightCaller(retry or RetryPolicy(), sleep, jitter)
     specs = build_dataset_specs(settings) if specs is None else specs
     account_id = settings.quicksight_account_id
     principal = settings.quicksight_principal_arn
@@ -241,14 +222,7 @@ def ensure_data_source_and_datasets(
             "QUICKSIGHT_PRINCIPAL_ARN is not set: the datasets are created without permissions "
             "and only QuickSight admins will see them."
         )
-    data_source_arn, data_source_action = _ensure_data_source(
-        client, settings, retry=retry, sleep=sleep, jitter=jitter
-    )
-
-    def retried(description: str, call: Callable[[], T]) -> T:
-        return call_quicksight(
-            call, description=description, policy=retry, sleep=sleep, jitter=jitter
-        )
+    data_source_arn, data_source_action = _ensure_data_source(client, settings, caller)
 
     actions: dict[str, str] = {}
     ingestion_ids: dict[str, str] = {}
@@ -264,7 +238,7 @@ def ensure_data_source_and_datasets(
         if logical_table_map:
             desired["LogicalTableMap"] = logical_table_map
         try:
-            existing = retried(
+            existing = caller.call(
                 f"DescribeDataSet {spec.dataset_id}",
                 lambda spec=spec: client.describe_data_set(
                     AwsAccountId=account_id, DataSetId=spec.dataset_id
@@ -279,7 +253,7 @@ def ensure_data_source_and_datasets(
             permissions = grants_for(principal, DATASET_ACTIONS)
             if permissions:
                 request["Permissions"] = permissions
-            response = retried(
+            response = caller.call(
                 f"CreateDataSet {spec.dataset_id}",
                 lambda request=request: client.create_data_set(**request),
             )
@@ -288,7 +262,7 @@ def ensure_data_source_and_datasets(
             response = {}
             actions[spec.dataset_id] = "unchanged"
         else:
-            response = retried(
+            response = caller.call(
                 f"UpdateDataSet {spec.dataset_id}",
                 lambda desired=desired: client.update_data_set(**desired),
             )
@@ -296,7 +270,7 @@ def ensure_data_source_and_datasets(
         if response.get("IngestionId"):
             ingestion_ids[spec.dataset_id] = response["IngestionId"]
         if existing is not None and principal:
-            retried(
+            caller.call(
                 f"UpdateDataSetPermissions {spec.dataset_id}",
                 lambda spec=spec: client.update_data_set_permissions(
                     AwsAccountId=account_id,

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError
 
 from orchestration.lib.aws.clients import RetryPolicy, error_code
-from orchestration.lib.publish.quicksight.api import call_quicksight
+from orchestration.lib.publish.quicksight.api import QuickSightCaller
 from orchestration.lib.publish.quicksight.errors import (
     ERROR_ADVICE,
     IngestionErrorClass,
@@ -185,17 +185,12 @@ class _Refresh:
         self.ids = {"AwsAccountId": account_id, "DataSetId": dataset_id}
         self.ingestion_id = ingestion_id
         self.options = options
+        self.caller = QuickSightCaller(options.retry, options.sleep, options.jitter)
         self.log = log
 
     def _call(self, operation: str, call: Callable[[], T]) -> T:
         try:
-            return call_quicksight(
-                call,
-                description=f"{operation} {self.dataset_id}",
-                policy=self.options.retry,
-                sleep=self.options.sleep,
-                jitter=self.options.jitter,
-            )
+            return self.caller.call(f"{operation} {self.dataset_id}", call)
         except ClientError as error:
             if error_code(error) in {"ResourceExistsException", "LimitExceededException"}:
                 raise
