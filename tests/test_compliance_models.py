@@ -7,19 +7,17 @@ runs once for the module, in a temporary warehouse with its own dbt target folde
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration.lib.environment import DBT_PROJECT_DIR
+from tests.helpers.dbt import run_dbt
 from tests.helpers.dbt_lake_builder import (
+    connection_from,
     finding,
-    network_connection,
-    remote_ip,
+    first_version,
     severity_label,
     write_batch,
 )
@@ -27,7 +25,6 @@ from tests.helpers.dbt_lake_builder import (
 # Every test reads one full dbt build: left out of `make test-fast`.
 pytestmark = pytest.mark.integration
 
-DBT = str(Path(sys.executable).parent / "dbt")
 AS_OF = datetime(2024, 3, 20)
 TARGET_DAYS = {"Critical": 1, "High": 1, "Medium": 7, "Low": 30}
 SAMPLE = {"sample": True}
@@ -51,20 +48,16 @@ def delivered(rows: list[dict]) -> list[dict]:
     return [{"observed_at": row["updated_at"], **row} for row in rows]
 
 
-def _nc(ip: str, country: str, asn: str) -> dict:
-    return network_connection(remote_ip(ip, country, asn=asn))
-
-
 BATCH_1 = [
     # archived in its second version, 12 h after creation
-    finding("a", severity=7.5, action=_nc("5.6.7.8", "Russia", "64501")),
+    finding("a", severity=7.5, action=connection_from("5.6.7.8", "Russia", asn="64501")),
     archived(
         finding(
             "a",
             severity=7.5,
             updated_at="2024-03-01T12:00:00Z",
             count=2,
-            action=_nc("5.6.7.8", "Russia", "64501"),
+            action=connection_from("5.6.7.8", "Russia", asn="64501"),
         )
     ),
     # archived in its first (only) version
@@ -73,12 +66,11 @@ BATCH_1 = [
     archived(finding("c", severity=2.0, updated_at="2024-03-03T10:00:00Z")),
     finding("c", severity=2.0, updated_at="2024-03-04T10:00:00Z", count=2),
     # never archived, Critical, well past its target
-    finding(
+    first_version(
         "d",
+        "2024-03-10T00:00:00Z",
         severity=9.5,
-        created_at="2024-03-10T00:00:00Z",
-        updated_at="2024-03-10T00:00:00Z",
-        action=_nc("5.6.7.9", "Russia", "64501"),
+        action=connection_from("5.6.7.9", "Russia", asn="64501"),
     ),
     # the newest version of e arrives first; its older versions come in the next batch
     archived(
@@ -87,7 +79,7 @@ BATCH_1 = [
             severity=7.0,
             updated_at="2024-03-06T10:00:00Z",
             count=3,
-            action=_nc("8.8.8.8", "Vietnam", "64502"),
+            action=connection_from("8.8.8.8", "Vietnam", asn="64502"),
         )
     ),
     # a sample in an account and Region seen nowhere else
@@ -97,17 +89,16 @@ BATCH_1 = [
             account_id="999988887777",
             region="eu-west-1",
             additional_info=SAMPLE,
-            action=_nc("6.6.6.6", "Türkiye", "64503"),
+            action=connection_from("6.6.6.6", "Türkiye", asn="64503"),
         )
     ),
     # another account, an older finding
-    finding(
+    first_version(
         "f",
+        "2024-02-01T00:00:00Z",
         account_id=OTHER_ACCOUNT,
         region="ap-south-1",
-        created_at="2024-02-01T00:00:00Z",
-        updated_at="2024-02-01T00:00:00Z",
-        action=_nc("5.6.7.10", "Russia", "64501"),
+        action=connection_from("5.6.7.10", "Russia", asn="64501"),
     ),
 ]
 EXPORT_KEY = "file:///src/us-east-1/2024/03/05/export.jsonl.gz"
@@ -124,11 +115,10 @@ BATCH_2 = [
     },
     captured(
         archived(
-            finding(
+            first_version(
                 "g",
+                "2024-03-05T00:00:00Z",
                 severity=8.0,
-                created_at="2024-03-05T00:00:00Z",
-                updated_at="2024-03-05T00:00:00Z",
             )
         ),
         "2024-03-05 20:00:00",
@@ -140,11 +130,10 @@ BATCH_2 = [
     ),
     captured(
         archived(
-            finding(
+            first_version(
                 "h",
+                "2024-03-01T00:00:00Z",
                 severity=5.0,
-                created_at="2024-03-01T00:00:00Z",
-                updated_at="2024-03-01T00:00:00Z",
             )
         ),
         "2024-03-12 00:00:00",
@@ -153,11 +142,10 @@ BATCH_2 = [
     # archived within its target, then reopened and left open: never within target
     captured(
         archived(
-            finding(
+            first_version(
                 "r",
+                "2024-03-01T00:00:00Z",
                 severity=7.5,
-                created_at="2024-03-01T00:00:00Z",
-                updated_at="2024-03-01T00:00:00Z",
             )
         ),
         "2024-03-01 05:00:00",
@@ -245,16 +233,6 @@ def expected_archive_times(rows: list[dict], as_of: datetime) -> dict[str, dict]
     return expected
 
 
-def _run_dbt(work: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [DBT, *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
-        cwd=DBT_PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     """The compliance marts built once from BATCH_1 + BATCH_2 with as_of pinned."""
@@ -266,7 +244,7 @@ def warehouse(tmp_path_factory):
         patch.setenv("GUARDDUTY_LAKE_URI", str(lake))
         patch.setenv("GUARDDUTY_DUCKDB_PATH", str(work / "warehouse.duckdb"))
         patch.setenv("DBT_TARGET", "duckdb")
-        result = _run_dbt(
+        result = run_dbt(
             work,
             "build",
             "--select",
@@ -431,7 +409,7 @@ def test_review_report_renders_from_the_built_marts(warehouse):
 
 def test_as_of_must_be_a_timestamp(warehouse, monkeypatch):
     monkeypatch.setenv("GUARDDUTY_DUCKDB_PATH", str(warehouse["work"] / "compile.duckdb"))
-    result = _run_dbt(
+    result = run_dbt(
         warehouse["work"],
         "compile",
         "--select",

@@ -5,19 +5,19 @@ Expectations are computed here in plain Python from the same findings, not read 
 
 import json
 import os
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
-from dagster_dbt import DbtCliResource
 
-from orchestration.lib.environment import DBT_PROJECT_DIR, get_settings
+from orchestration.lib.environment import get_settings
+from tests.helpers.dbt import dbt_resource, parse_project, run_dbt
 from tests.helpers.dbt_lake_builder import (
+    connection_from,
     finding,
+    first_version,
     network_connection,
     port_probe,
     remote_ip,
@@ -26,8 +26,6 @@ from tests.helpers.dbt_lake_builder import (
     write_quarantine,
 )
 from tests.helpers.settings import settings_resources
-
-DBT = str(Path(sys.executable).parent / "dbt")
 
 # Codes of the names used below, written out by hand (the seed is what is under test).
 COUNTRY_CODES = {
@@ -41,12 +39,12 @@ COUNTRY_CODES = {
 SAMPLE_API_FORM = {"type": "default", "value": json.dumps({"sample": True})}
 
 BATCH_1 = [
-    finding("f1", action=network_connection(remote_ip("1.2.3.4", "South Korea")), count=1),
+    finding("f1", action=connection_from("1.2.3.4", "South Korea"), count=1),
     finding(
         "f1",
         updated_at="2024-03-01T12:00:00.000Z",
         count=3,
-        action=network_connection(remote_ip("5.6.7.9", "Russia")),
+        action=connection_from("5.6.7.9", "Russia"),
     ),
     finding(
         "f2",
@@ -61,7 +59,7 @@ BATCH_1 = [
     finding(
         "f3",
         additional_info=SAMPLE_API_FORM,
-        action=network_connection(remote_ip("6.6.6.6", "Russia")),
+        action=connection_from("6.6.6.6", "Russia"),
     ),
     finding(
         "f4",
@@ -90,13 +88,12 @@ BATCH_2 = [
         "f1",
         updated_at="2024-03-01T09:00:00Z",
         count=1,
-        action=network_connection(remote_ip("8.8.8.8", "Vietnam")),
+        action=connection_from("8.8.8.8", "Vietnam"),
     ),
-    finding(
+    first_version(
         "f6",
+        "2024-03-04T08:00:00.000Z",
         severity=7.0,
-        created_at="2024-03-04T08:00:00.000Z",
-        updated_at="2024-03-04T08:00:00.000Z",
         action=network_connection(remote_ip("3.3.3.3", "United States"), direction="OUTBOUND"),
     ),
     dict(BATCH_1[2]),  # f2 delivered again by a later batch
@@ -154,11 +151,7 @@ def dbt_env(tmp_path_factory):
         patch.setenv("GUARDDUTY_DUCKDB_PATH", str(root / "warehouse.duckdb"))
         patch.setenv("DBT_TARGET", "duckdb")
         get_settings.cache_clear()
-        subprocess.run(
-            [DBT, "parse", "--quiet"],
-            cwd=DBT_PROJECT_DIR,
-            check=True,
-        )
+        parse_project()
         from orchestration.defs.transform import assets
 
         yield {
@@ -171,15 +164,7 @@ def dbt_env(tmp_path_factory):
 
 
 def _materialize(assets_module, partition_key: str) -> None:
-    resources = {
-        "dbt": DbtCliResource(
-            project_dir=str(DBT_PROJECT_DIR),
-            profiles_dir=str(DBT_PROJECT_DIR),
-            target="duckdb",
-            dbt_executable=DBT,
-        ),
-        **settings_resources(),
-    }
+    resources = {"dbt": dbt_resource(), **settings_resources()}
     result = dg.materialize(
         [assets_module.dbt_incremental_models], partition_key=partition_key, resources=resources
     )
@@ -274,33 +259,27 @@ def test_dbt_assets_build_then_pick_up_a_new_batch_incrementally(dbt_env):
 
 def test_dbt_unit_tests_pass(tmp_path):
     # Unit tests introspect their inputs' column types: the seeds and an empty build of every model
-    # are enough, and much quicker than a build on data.
+    # are enough, and much quicker than a build on data. One `dbt build` runs each unit test just
+    # before its model; the data tests, which need data, are left out.
     env = {
         **os.environ,
         "DBT_TARGET": "duckdb",
         "GUARDDUTY_DATA_DIR": str(tmp_path),
         "GUARDDUTY_LAKE_URI": str(tmp_path / "lake"),
         "GUARDDUTY_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        # A session time zone other than UTC: GuardDuty's times without an offset must still be UTC.
+        "TZ": "America/New_York",
     }
-    paths = ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
-    for command in (["seed"], ["run", "--empty"]):
-        built = subprocess.run(
-            [DBT, *command, *paths],
-            cwd=DBT_PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert built.returncode == 0, built.stdout[-3000:]
-    # A session time zone other than UTC: GuardDuty's times without an offset must still be UTC.
-    result = subprocess.run(
-        [DBT, "test", "--select", "test_type:unit", *paths],
-        cwd=DBT_PROJECT_DIR,
-        env={**env, "TZ": "America/New_York"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+    result = run_dbt(tmp_path, "build", "--empty", "--exclude-resource-type", "test", env=env)
+
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "PASS=" in result.stdout and "ERROR=0" in result.stdout
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    run_results = json.loads((tmp_path / "target" / "run_results.json").read_text())
+    unit_tests = {
+        entry["unique_id"]: entry["status"]
+        for entry in run_results["results"]
+        if entry["unique_id"].startswith("unit_test.")
+    }
+    assert manifest["unit_tests"]
+    assert unit_tests == dict.fromkeys(manifest["unit_tests"], "pass")

@@ -2,17 +2,16 @@
 same lake, row for row, while each run recomputes only the findings and dates that changed."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration.lib.environment import DBT_PROJECT_DIR
+from tests.helpers.dbt import run_dbt
 from tests.helpers.dbt_lake_builder import (
+    connection_from,
     finding,
-    network_connection,
+    first_version,
     port_probe,
     remote_ip,
     write_batch,
@@ -20,7 +19,6 @@ from tests.helpers.dbt_lake_builder import (
 
 pytestmark = pytest.mark.integration
 
-DBT = str(Path(sys.executable).parent / "dbt")
 INCREMENTAL_MARTS = [
     "int_finding_remote_endpoints",
     "fct_findings",
@@ -39,35 +37,31 @@ LEDGER = ["int_lake_batches_processed"]
 SAMPLE = {"sample": True}
 
 
-def _connection(ip: str, country: str) -> dict:
-    return network_connection(remote_ip(ip, country))
-
-
 # f5 is created on 2024-03-03; its next versions say 03-06 and then 03-07: its day moves twice.
 BATCH_1 = [
-    finding("f1", action=_connection("1.1.1.1", "Russia")),
+    finding("f1", action=connection_from("1.1.1.1", "Russia")),
     finding(
         "f2",
         severity=8.0,
         action=port_probe(remote_ip("2.2.2.1", "Vietnam"), remote_ip("2.2.2.2", "Brazil")),
     ),
-    finding(
+    first_version(
         "f3",
-        created_at="2024-03-02T10:00:00.000Z",
-        updated_at="2024-03-02T10:00:00.000Z",
-        action=_connection("3.3.3.3", "Russia"),
+        "2024-03-02T10:00:00.000Z",
+        action=connection_from("3.3.3.3", "Russia"),
     ),
     finding("f4", severity=2.0, action={"actionType": "DNS_REQUEST"}),
-    finding(
+    first_version(
         "f5",
-        created_at="2024-03-03T10:00:00.000Z",
-        updated_at="2024-03-03T10:00:00.000Z",
-        action=_connection("5.5.5.5", "Vietnam"),
+        "2024-03-03T10:00:00.000Z",
+        action=connection_from("5.5.5.5", "Vietnam"),
     ),
 ]
 BATCH_2 = [
     # an older version of f1, delivered late: f1's current version stays
-    finding("f1", updated_at="2024-03-01T09:00:00.000Z", action=_connection("9.9.9.9", "Brazil")),
+    finding(
+        "f1", updated_at="2024-03-01T09:00:00.000Z", action=connection_from("9.9.9.9", "Brazil")
+    ),
     # f2's endpoints change: one probe gone, the other from elsewhere
     finding(
         "f2",
@@ -76,27 +70,24 @@ BATCH_2 = [
         count=4,
         action=port_probe(remote_ip("2.2.2.9", "Russia")),
     ),
-    finding(
+    first_version(
         "f5",
-        created_at="2024-03-06T10:00:00.000Z",
-        updated_at="2024-03-06T10:00:00.000Z",
+        "2024-03-06T10:00:00.000Z",
         count=2,
-        action=_connection("5.5.5.5", "Vietnam"),
+        action=connection_from("5.5.5.5", "Vietnam"),
     ),
-    finding(
+    first_version(
         "f6",
-        created_at="2024-03-05T08:00:00.000Z",
-        updated_at="2024-03-05T08:00:00.000Z",
-        action=_connection("6.6.6.6", "Brazil"),
+        "2024-03-05T08:00:00.000Z",
+        action=connection_from("6.6.6.6", "Brazil"),
     ),
 ]
 BATCH_3 = [
     # late data for an old partition: a new finding and a new version, both dated 2024-02-20
-    finding(
+    first_version(
         "f7",
-        created_at="2024-02-20T10:00:00.000Z",
-        updated_at="2024-02-20T10:00:00.000Z",
-        action=_connection("7.7.7.7", "Russia"),
+        "2024-02-20T10:00:00.000Z",
+        action=connection_from("7.7.7.7", "Russia"),
     ),
     finding("f4", severity=2.0, count=6, updated_at="2024-03-07T10:00:00.000Z"),
     # f3 becomes a sample: it leaves the marts and its day (2024-03-02) is left empty
@@ -105,14 +96,13 @@ BATCH_3 = [
         created_at="2024-03-02T10:00:00.000Z",
         updated_at="2024-03-08T10:00:00.000Z",
         additional_info=SAMPLE,
-        action=_connection("3.3.3.3", "Russia"),
+        action=connection_from("3.3.3.3", "Russia"),
     ),
-    finding(
+    first_version(
         "f5",
-        created_at="2024-03-07T10:00:00.000Z",
-        updated_at="2024-03-07T10:00:00.000Z",
+        "2024-03-07T10:00:00.000Z",
         count=3,
-        action=_connection("5.5.5.6", "Brazil"),
+        action=connection_from("5.5.5.6", "Brazil"),
     ),
 ]
 
@@ -125,15 +115,16 @@ def _dbt(root: Path, warehouse: str, *args: str) -> None:
         "GUARDDUTY_LAKE_URI": str(root / "lake"),
         "GUARDDUTY_DUCKDB_PATH": str(root / warehouse),
     }
-    result = subprocess.run(
-        [DBT, "build", "--exclude-resource-type", "unit_test", "--indirect-selection", "cautious"]
-        + (list(args) or ["--select", *EVERY_RUN])
-        + ["--target-path", str(root / "target"), "--log-path", str(root / "logs")],
-        cwd=DBT_PROJECT_DIR,
+    selection = list(args) or ["--select", *EVERY_RUN]
+    result = run_dbt(
+        root,
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        "--indirect-selection",
+        "cautious",
+        *selection,
         env=env,
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:]
 

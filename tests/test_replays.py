@@ -3,26 +3,22 @@ re-running the pipeline on an unchanged source changes no mart."""
 
 import copy
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
-from dagster_dbt import DbtCliResource
 
-from orchestration.lib.environment import DBT_PROJECT_DIR
 from orchestration.lib.ingest.runner import run_ingest
 from orchestration.lib.lake.catalog import connect_lake
 from orchestration.lib.lake.store import LocalStore
+from tests.helpers.dbt import dbt_resource, parse_project
 from tests.helpers.finding_fixtures import a_finding, eventbridge_event, jsonl_gz, to_bytes
 from tests.helpers.settings import settings_resources
 
 # Ingest and dbt end to end, over and over: left out of `make test-fast`.
 pytestmark = pytest.mark.integration
 
-DBT = str(Path(sys.executable).parent / "dbt")
 MARTS = [
     "fct_findings",
     "fct_finding_remote_endpoints",
@@ -74,17 +70,10 @@ def write_objects(root: Path, deliveries: list[dict], tag: str) -> None:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     """Run ingest and the dbt assets on a scenario's own lake and warehouse."""
-    subprocess.run([DBT, "parse", "--quiet"], cwd=DBT_PROJECT_DIR, check=True)
+    parse_project()
     from orchestration.defs.transform import assets
 
-    resources = {
-        "dbt": DbtCliResource(
-            project_dir=str(DBT_PROJECT_DIR),
-            profiles_dir=str(DBT_PROJECT_DIR),
-            target="duckdb",
-            dbt_executable=DBT,
-        )
-    }
+    resources = {"dbt": dbt_resource()}
 
     def run(root: Path) -> None:
         with pytest.MonkeyPatch.context() as patch:

@@ -95,6 +95,11 @@ def finding(
     }
 
 
+def first_version(finding_id: str, at: str, **fields) -> dict:
+    """A finding's first version: created and updated at `at`."""
+    return finding(finding_id, created_at=at, updated_at=at, **fields)
+
+
 def network_connection(details: dict, direction: str = "INBOUND") -> dict:
     return {
         "actionType": "NETWORK_CONNECTION",
@@ -105,6 +110,11 @@ def network_connection(details: dict, direction: str = "INBOUND") -> dict:
             "protocol": "TCP",
         },
     }
+
+
+def connection_from(ip: str, country: str, **details) -> dict:
+    """An inbound network connection from one remote IP (details as remote_ip takes them)."""
+    return network_connection(remote_ip(ip, country, **details))
 
 
 def port_probe(*details: dict) -> dict:
@@ -135,14 +145,7 @@ def write_batch(lake: Path, batch_id: str, ingested_at: str, rows: list[dict]) -
         }
         for line_number, row in enumerate(rows, start=1)
     ]
-    per_object = Counter(row["source_uri"] for row in findings)
-    _commit(
-        lake,
-        batch_id,
-        committed_at,
-        findings=findings,
-        ledger=[_ledger_row(uri, "ingested", count, 0) for uri, count in per_object.items()],
-    )
+    _commit(lake, batch_id, committed_at, findings=findings)
 
 
 def write_quarantine(lake: Path, batch_id: str, quarantined_at: str, rows: list[dict]) -> None:
@@ -161,27 +164,7 @@ def write_quarantine(lake: Path, batch_id: str, quarantined_at: str, rows: list[
         }
         for row in rows
     ]
-    per_object = Counter(row["source_uri"] for row in quarantine)
-    _commit(
-        lake,
-        batch_id,
-        committed_at,
-        quarantine=quarantine,
-        ledger=[_ledger_row(uri, "quarantined", 0, count) for uri, count in per_object.items()],
-    )
-
-
-def _ledger_row(source_uri: str, status: str, findings: int, quarantined: int) -> dict:
-    return {
-        "source_uri": source_uri,
-        "object_size": 10,
-        "status": status,
-        "findings": findings,
-        "records_skipped": 0,
-        "records_quarantined": quarantined,
-        "skip_reason": None,
-        "object_date": None,
-    }
+    _commit(lake, batch_id, committed_at, quarantine=quarantine)
 
 
 def _commit(
@@ -189,23 +172,33 @@ def _commit(
     batch_id: str,
     committed_at: datetime,
     *,
-    ledger: list[dict],
     findings: list[dict] = (),
     quarantine: list[dict] = (),
 ) -> None:
+    """Commit the rows with a ledger row per source object: ingested, or quarantined whole."""
+
     def table(name: str, rows: list[dict]) -> pa.Table:
         return pa.Table.from_pylist(list(rows), schema=tables.arrow_schema(name))
 
+    ingested = Counter(row["source_uri"] for row in findings)
+    quarantined = Counter(row["source_uri"] for row in quarantine)
     ledger = [
         {
-            **row,
+            "source_uri": source_uri,
+            "object_size": 10,
+            "status": "ingested" if source_uri in ingested else "quarantined",
+            "findings": ingested[source_uri],
+            "records_skipped": 0,
+            "records_quarantined": quarantined[source_uri],
+            "skip_reason": None,
+            "object_date": None,
             # Each batch read its own version of the object: none is dropped as already committed.
             "object_version": batch_id,
             "ingest_batch_id": batch_id,
             "ingested_at": committed_at,
             "ingested_date": committed_at.date(),
         }
-        for row in ledger
+        for source_uri in {**ingested, **quarantined}
     ]
     commit_batch(
         connect_lake(str(lake)),
