@@ -203,7 +203,8 @@ def expect_data_source_creation_started(stub):
     )
 
 
-def expect_update_to_the_guardduty_workgroup_with_the_stack_role(stub):
+def expect_update_to_the_guardduty_workgroup(stub, role_arn: str | None = None):
+    athena = {"WorkGroup": "guardduty", **({"RoleArn": role_arn} if role_arn else {})}
     stub.add_response(
         "update_data_source",
         {"Arn": DATA_SOURCE_ARN, "UpdateStatus": "UPDATE_SUCCESSFUL", "Status": 202},
@@ -211,9 +212,7 @@ def expect_update_to_the_guardduty_workgroup_with_the_stack_role(stub):
             "AwsAccountId": ACCOUNT,
             "DataSourceId": "guardduty-athena",
             "Name": "GuardDuty marts (Athena)",
-            "DataSourceParameters": {
-                "AthenaParameters": {"WorkGroup": "guardduty", "RoleArn": STACK_ROLE_ARN}
-            },
+            "DataSourceParameters": {"AthenaParameters": athena},
         },
     )
 
@@ -343,16 +342,7 @@ def test_existing_resources_that_differ_are_fully_updated_and_shared(
     specs = build_dataset_specs(settings, FIXTURE_MARTS)[:1]
     spec = specs[0]
     stub.add_response("describe_data_source", existing_data_source(workgroup="primary"))
-    stub.add_response(
-        "update_data_source",
-        {"Arn": DATA_SOURCE_ARN, "UpdateStatus": "UPDATE_SUCCESSFUL", "Status": 202},
-        {
-            "AwsAccountId": ACCOUNT,
-            "DataSourceId": "guardduty-athena",
-            "Name": "GuardDuty marts (Athena)",
-            "DataSourceParameters": {"AthenaParameters": {"WorkGroup": "guardduty"}},
-        },
-    )
+    expect_update_to_the_guardduty_workgroup(stub)
     stub.add_response(*grant("data_source", "guardduty-athena", DATA_SOURCE_ACTIONS))
     outdated = dataset_request(spec)
     outdated["PhysicalTableMap"]["athena-table"]["RelationalTable"]["InputColumns"] = [
@@ -419,7 +409,7 @@ def test_a_changed_workgroup_is_updated_with_the_existing_role_kept(
     with_role = existing_data_source(workgroup="primary")
     with_role["DataSource"]["DataSourceParameters"]["AthenaParameters"]["RoleArn"] = STACK_ROLE_ARN
     stub.add_response("describe_data_source", with_role)
-    expect_update_to_the_guardduty_workgroup_with_the_stack_role(stub)
+    expect_update_to_the_guardduty_workgroup(stub, STACK_ROLE_ARN)
     stub.add_response(*grant("data_source", "guardduty-athena", DATA_SOURCE_ACTIONS))
 
     deployed = ensure_data_source_and_datasets(client, settings, [], sleep=fake_time.sleep)
@@ -430,7 +420,7 @@ def test_a_changed_workgroup_is_updated_with_the_existing_role_kept(
 def test_a_configured_role_is_set_on_the_data_source(client, stub, settings, fake_time):
     configured = replace(settings, quicksight_data_source_role_arn=STACK_ROLE_ARN)
     stub.add_response("describe_data_source", existing_data_source())
-    expect_update_to_the_guardduty_workgroup_with_the_stack_role(stub)
+    expect_update_to_the_guardduty_workgroup(stub, STACK_ROLE_ARN)
     stub.add_response(*grant("data_source", "guardduty-athena", DATA_SOURCE_ACTIONS))
 
     deployed = ensure_data_source_and_datasets(client, configured, [], sleep=fake_time.sleep)
