@@ -4,12 +4,9 @@ Every Dagster process (webserver, daemon, each run's worker, `dg` commands) load
 first, so the libraries that only some assets use are imported inside those assets.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
+
+from tests.helpers.fresh_definitions import definitions_loaded_afresh
 
 # Each of these is imported by the code that uses it: charts, the lake's reads and commits, the
 # DuckDB warehouse, dbt's adapters, the ingest and the lake maintenance.
@@ -34,29 +31,10 @@ DEFERRED_MODULES = [
     "orchestration.lib.ingest.runner",
 ]
 
-LOAD_AND_LIST_MODULES = """
-import json, sys
-from orchestration.definitions import defs
-defs().get_repository_def()
-print(json.dumps(sorted(sys.modules)))
-"""
-
-
-def modules_after_loading_the_definitions(target: str) -> set[str]:
-    result = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_LIST_MODULES],
-        env={**os.environ, "DBT_TARGET": target},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return set(json.loads(result.stdout.splitlines()[-1]))
-
 
 @pytest.mark.parametrize("target", ["duckdb", "athena"])
 def test_loading_the_definitions_leaves_the_heavy_libraries_to_the_assets_that_use_them(target):
-    loaded = modules_after_loading_the_definitions(target)
+    loaded = definitions_loaded_afresh(target).modules
 
     assert "orchestration.defs.transform.assets" in loaded
     assert [module for module in DEFERRED_MODULES if module in loaded] == []
