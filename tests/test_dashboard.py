@@ -281,6 +281,7 @@ def test_offline_dashboard_asset_spec() -> None:
     assert offline_dashboard.node_def.pool == "guardduty_warehouse"
 
 
+@pytest.mark.integration
 def test_offline_dashboard_asset_writes_the_report(local_settings: Path) -> None:
     result = dg.materialize([offline_dashboard], resources=settings_resources())
     assert result.success
@@ -294,6 +295,7 @@ def test_offline_dashboard_asset_writes_the_report(local_settings: Path) -> None
     assert (local_settings / "png" / "map.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
+@pytest.mark.integration
 def test_offline_dashboard_asset_reads_the_configured_schema(
     local_settings: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -306,6 +308,7 @@ def test_offline_dashboard_asset_reads_the_configured_schema(
     ).success
 
 
+@pytest.mark.integration
 def test_offline_dashboard_asset_fails_clearly_without_marts(
     local_settings: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

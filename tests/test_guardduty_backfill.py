@@ -382,6 +382,7 @@ def test_a_page_written_before_capture_times_is_kept_and_read_at_its_modificatio
 
 
 class TestAsset:
+    @pytest.mark.integration
     def test_the_asset_writes_into_the_raw_source_and_reports_what_it_did(
         self, fresh_settings, monkeypatch
     ):

@@ -250,6 +250,7 @@ class TestS3:
         assert keys and all("/updated_date=" in key for key in keys)
 
 
+@pytest.mark.integration
 def test_ingest_asset_materialises_against_a_local_folder(fresh_settings, monkeypatch):
     from orchestration.defs.ingest.assets import guardduty_lake
 

@@ -176,6 +176,7 @@ def test_a_tag_past_its_retention_is_removed_and_its_snapshot_expires(lake):
     assert len(visible_findings(pin(lake))) == 3 * 2 * len(DAYS)
 
 
+@pytest.mark.integration
 def test_the_maintenance_asset_compacts_the_configured_lake(fresh_settings):
     import dagster as dg
 

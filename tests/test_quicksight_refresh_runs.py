@@ -150,6 +150,7 @@ def test_one_failing_dataset_does_not_stop_the_others(client, stub, fake_time):
 # The asset and the resource
 
 
+@pytest.mark.integration
 def test_spice_refresh_materializes_with_rows_per_dataset(client, stub, asset_settings):
     for dataset_id in published_dataset_ids():
         expect_list(stub, dataset_id=dataset_id)
@@ -186,6 +187,7 @@ def test_spice_refresh_materializes_with_rows_per_dataset(client, stub, asset_se
     assert ACCOUNT not in str(metadata)
 
 
+@pytest.mark.integration
 def test_spice_refresh_counts_an_ingestion_started_after_the_marts_were_materialized(
     client, stub, asset_settings
 ):
@@ -215,6 +217,7 @@ def test_spice_refresh_counts_an_ingestion_started_after_the_marts_were_material
     assert materialization.metadata["fct_findings.ingestion_id"].value == "dataset-update"
 
 
+@pytest.mark.integration
 def test_spice_refresh_fails_after_all_datasets_ran_with_every_message(
     client, stub, asset_settings
 ):

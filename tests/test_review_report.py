@@ -446,6 +446,7 @@ def test_asset_spec():
     assert review_report.partitions_def is None
 
 
+@pytest.mark.integration
 def test_asset_writes_the_report_of_the_latest_month_by_default(fresh_settings: Path):
     data_dir = fresh_settings / "data"
     data_dir.mkdir()
@@ -460,6 +461,7 @@ def test_asset_writes_the_report_of_the_latest_month_by_default(fresh_settings: 
     assert result.run_id in page.read_text()
 
 
+@pytest.mark.integration
 def test_asset_fails_clearly_on_a_bad_month(fresh_settings: Path):
     (fresh_settings / "data").mkdir()
     build_marts(fresh_settings / "data" / "warehouse.duckdb")

@@ -145,6 +145,7 @@ def _recording_dbt(lake_dir: Path) -> _DbtThatRecordsTheLakeItReads:
     )
 
 
+@pytest.mark.integration
 def test_the_dbt_steps_of_one_run_read_the_lake_its_first_dbt_step_pinned(fresh_settings):
     assets = _assets_module()
     lake_dir = Path(get_settings().lake_uri)
@@ -168,6 +169,7 @@ def test_the_dbt_steps_of_one_run_read_the_lake_its_first_dbt_step_pinned(fresh_
     )
 
 
+@pytest.mark.integration
 def test_each_run_pins_the_lake_afresh(fresh_settings):
     assets = _assets_module()
     lake_dir = Path(get_settings().lake_uri)
