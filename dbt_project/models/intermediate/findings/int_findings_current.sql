@@ -4,8 +4,10 @@
     their versions, so a version delivered late never displaces a newer current one. Each
     re-ranked row is stamped with the run's start (reranked_at), which tells the incremental marts
     what changed (macros/changed_findings.sql).
+
+    The versions are ranked on narrow rows (the ordering columns); the wide staged row, with its
+    JSON, is joined back for the current version only.
 #}
-{%- set window_given = var('min_date') and var('max_date') -%}
 
 with
 
@@ -20,32 +22,21 @@ changed_findings as (
 
     select distinct finding_id
     from finding_versions
-    where ingest_batch_id in ({{ new_lake_batches() }})
-    {%- if window_given %}
-        or cast(updated_date as varchar) between '{{ var("min_date") }}' and '{{ var("max_date") }}'
+    where (
+        ingest_batch_id {{ new_lake_batch_range() }}
+        and ingest_batch_id in ({{ new_lake_batches() }})
+    )
+    {%- if backfill_window_given() %}
+        or {{ in_backfill_window('updated_date') }}
     {%- endif %}
 
 ),
 
-candidate_versions as (
-
-    select *
-    from finding_versions
-    where finding_id in (select finding_id from changed_findings)
-
-),
-{% else %}
-candidate_versions as (
-
-    select * from finding_versions
-
-),
 {% endif %}
-
 ranked as (
 
     select
-        *,
+        finding_version_id,
         count(*) over (partition by finding_id) as version_count,
         max(ingested_at) over (partition by finding_id) as last_ingested_at,
         row_number() over (
@@ -56,17 +47,25 @@ ranked as (
                 ingested_at desc,
                 finding_version_id desc
         ) as version_rank
-    from candidate_versions
+    from finding_versions
+    {%- if is_incremental() %}
+    where finding_id in (select finding_id from changed_findings)
+    {%- endif %}
 
 ),
 
 current_versions as (
 
     select
-        *,
+        finding_versions.*,
+        ranked.version_count,
+        ranked.last_ingested_at,
+        ranked.version_rank,
         {{ reranked_now() }} as reranked_at
     from ranked
-    where version_rank = 1
+    inner join finding_versions
+        on ranked.finding_version_id = finding_versions.finding_version_id
+    where ranked.version_rank = 1
 
 )
 

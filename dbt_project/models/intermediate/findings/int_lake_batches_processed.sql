@@ -13,5 +13,6 @@ select distinct
 from {{ source('guardduty_lake', 'ingest_ledger') }} as ledger
 where ledger.status = 'ingested'
 {%- if is_incremental() %}
+    and ledger.ingest_batch_id {{ new_lake_batch_range() }}
     and ledger.ingest_batch_id not in (select ingest_batch_id from {{ this }})
 {%- endif %}

@@ -8,11 +8,15 @@ with
 
 lake_findings as (
 
-    select findings.*
-    from {{ source('guardduty_lake', 'findings') }} as findings
-    where {{ committed_in_lake('findings') }}
-    {%- if is_incremental() %}
-        and findings.ingest_batch_id not in (select ingest_batch_id from {{ this }})
+    {% if is_incremental() -%}
+    {%- set staged_batches = 'select ingest_batch_id from ' ~ this -%}
+    {{ committed_lake_rows(
+        'findings',
+        new_lake_batch_range(staged_batches),
+        'lake_rows.ingest_batch_id in (' ~ new_lake_batches(staged_batches) ~ ')'
+    ) }}
+    {%- else -%}
+    {{ committed_lake_rows('findings') }}
     {%- endif %}
 
 ),

@@ -2,46 +2,46 @@
 {%- set type_pattern = '^([^:]+):([^/]+)/([^.!]+)(\\.([^!]+))?(!(.+))?$' -%}
 {%- set export_pattern = 'AWSLogs/([0-9]+)/GuardDuty/([^/]+)/([0-9]{4})/([0-9]{2})/([0-9]{2})/' %}
 
+{#- The columns of a copy, as read from the lake and as staged (plus finding_version_id). -#}
+{%- set copy_columns = [
+    'finding_id', 'account_id', 'region', 'finding_type', 'severity', 'created_at', 'updated_at',
+    'event_count', 'finding_json', 'source_uri', 'line_number', 'ingest_batch_id', 'ingested_at',
+    'observed_at', 'updated_date',
+] %}
+
 with
 
+{% if is_incremental() %}
+{%- set new_batch_range = new_lake_batch_range() -%}
+{%- set in_new_batches = 'lake_rows.ingest_batch_id in (' ~ new_lake_batches() ~ ')' -%}
 lake_findings as (
 
-    select findings.*
-    from {{ source('guardduty_lake', 'findings') }} as findings
-    where {{ committed_in_lake('findings') }}
-    {%- if is_incremental() %}
-        and (
-            findings.ingest_batch_id in ({{ new_lake_batches() }})
-            {%- if var('min_date') and var('max_date') %}
-            or cast(findings.updated_date as varchar)
-                between '{{ var("min_date") }}' and '{{ var("max_date") }}'
-            {%- endif %}
-        )
+    {{ committed_lake_rows('findings', new_batch_range, in_new_batches) }}
+    {%- if backfill_window_given() %}
+    union all
+    {{ committed_lake_rows(
+        'findings',
+        where=in_backfill_window('lake_rows.updated_date') ~ ' and not ' ~ in_new_batches
+    ) }}
     {%- endif %}
 
 ),
+{% else %}
+lake_findings as (
 
--- one row per copy read: the version it is a copy of, and what orders the copies of a version
+    {{ committed_lake_rows('findings') }}
+
+),
+{% endif %}
+
+-- one row per copy read: the version it is a copy of, and when it was observed
 copies as (
 
     select
-        {{ finding_version_id() }} as finding_version_id,
-        finding_id,
-        account_id,
-        region,
-        finding_type,
-        severity,
-        created_at,
-        updated_at,
-        event_count,
-        finding_json,
-        source_uri,
-        line_number,
-        ingest_batch_id,
-        ingested_at,
-        {{ copy_observed_at() }} as observed_at,
-        updated_date,
-        {{ copy_is_archived('finding_json') }} as is_archived_copy
+        {%- for column in copy_columns %}
+        {{ copy_observed_at() if column == 'observed_at' else column }} as {{ column }},
+        {%- endfor %}
+        {{ finding_version_id() }} as finding_version_id
     from lake_findings
 
 ),
@@ -52,23 +52,10 @@ copies as (
 staged_copies as (
 
     select
-        finding_version_id,
-        finding_id,
-        account_id,
-        region,
-        finding_type,
-        severity,
-        created_at,
-        updated_at,
-        event_count,
-        finding_json,
-        source_uri,
-        line_number,
-        ingest_batch_id,
-        ingested_at,
-        observed_at,
-        updated_date,
-        {{ copy_is_archived('finding_json') }} as is_archived_copy
+        {%- for column in copy_columns %}
+        {{ column }},
+        {%- endfor %}
+        finding_version_id
     from {{ this }}
     where finding_version_id in (select finding_version_id from copies)
 
@@ -86,11 +73,16 @@ deduplicated as (
                 partition by finding_version_id order by {{ copy_order() }}
             ) as copy_rank
         from (
-            select * from copies
-            {%- if is_incremental() %}
-            union all
-            select * from staged_copies
-            {%- endif %}
+            select
+                *,
+                {{ copy_is_archived('finding_json') }} as is_archived_copy
+            from (
+                select * from copies
+                {%- if is_incremental() %}
+                union all
+                select * from staged_copies
+                {%- endif %}
+            ) as copies_and_staged
         ) as candidates
     ) as ranked
     where copy_rank = 1

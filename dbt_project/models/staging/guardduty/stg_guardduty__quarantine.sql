@@ -2,9 +2,7 @@ with
 
 lake_quarantine as (
 
-    select quarantine.*
-    from {{ source('guardduty_lake', 'quarantine') }} as quarantine
-    where {{ committed_in_lake('quarantine') }}
+    {{ committed_lake_rows('quarantine') }}
 
 ),
 
