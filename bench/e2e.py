@@ -176,10 +176,26 @@ def _duckdb_reads(read_log: Path, lake: Path) -> dict:
         """,  # noqa: S608 (the bench's own log paths)
         [lake_root, lake_root, lake_root],
     ).fetchone()
+    by_table = connection.execute(
+        f"""
+        select regexp_extract(path, '([^/]+)/data/[^/]+/[^/]+$', 1) as lake_table, sum(bytes)
+        from (
+            select json_extract_string(message, '$.path') as path,
+                cast(json_extract_string(message, '$.bytes') as bigint) as bytes
+            from read_csv([{listed}], header = true, all_varchar = true)
+            where type = 'FileSystem' and json_extract_string(message, '$.op') = 'READ'
+        ) as reads
+        where path like ? || '%'
+        group by all
+        order by all
+        """,  # noqa: S608 (the bench's own log paths)
+        [lake_root],
+    ).fetchall()
     connection.close()
     return {
         "connections": len(entries),
         "lake_bytes_read": rows[0],
+        "lake_bytes_read_by_table": dict(by_table),
         "lake_files_read": rows[1],
         "other_bytes_read": rows[2],
     }
