@@ -21,7 +21,7 @@ lake_findings as (
     union all
     {{ committed_lake_rows(
         'findings',
-        where=in_backfill_window('lake_rows.updated_date') ~ ' and not ' ~ in_new_batches
+        where=in_backfill_window('lake_rows.updated_date') ~ ' and not (' ~ in_new_batches ~ ')'
     ) }}
     {%- endif %}
 
