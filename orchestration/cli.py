@@ -165,7 +165,7 @@ def reproduce_review_report(
 
     from orchestration.lib.audit.review_report import build_report, open_duckdb_marts
     from orchestration.lib.lake.catalog import open_lake
-    from orchestration.lib.lake.dbt_duckdb_plugin import SNAPSHOTS_VARIABLE
+    from orchestration.lib.lake.dbt_duckdb_plugin import snapshots_environment
     from orchestration.lib.lake.store import open_store
     from orchestration.lib.transform.exposures import REVIEW_REPORT_EXPOSURE
 
@@ -197,7 +197,7 @@ def reproduce_review_report(
         environment = {
             **os.environ,
             "GUARDDUTY_DUCKDB_PATH": str(warehouse),
-            SNAPSHOTS_VARIABLE: json.dumps(snapshot_ids),
+            **snapshots_environment(snapshot_ids),
         }
         subprocess.run(command, check=True, cwd=DBT_PROJECT_DIR, env=environment)  # noqa: S603
         data, keys = build_report(

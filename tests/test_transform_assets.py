@@ -14,6 +14,11 @@ from orchestration.lib.environment import get_settings
 from orchestration.lib.lake import reader
 from orchestration.lib.lake.catalog import open_lake
 from orchestration.lib.lake.dbt_duckdb_plugin import SNAPSHOTS_VARIABLE
+from orchestration.lib.transform.backfill_window import (
+    FIRST_DATE,
+    LAST_DATE,
+    backfill_window_environment,
+)
 from orchestration.lib.transform.translator import dbt_group_name
 from tests.helpers.dbt_lake_builder import finding, write_batch
 from tests.helpers.settings import settings_resources
@@ -26,30 +31,25 @@ def _assets_module():
 
 
 def test_a_daily_partition_becomes_a_one_day_inclusive_window():
-    assets = _assets_module()
-    assert assets.partition_window_vars(datetime(2024, 3, 1), datetime(2024, 3, 2)) == {
-        "min_date": "2024-03-01",
-        "max_date": "2024-03-01",
+    assert backfill_window_environment(datetime(2024, 3, 1), datetime(2024, 3, 2)) == {
+        "GUARDDUTY_BACKFILL_FIRST_DATE": "2024-03-01",
+        "GUARDDUTY_BACKFILL_LAST_DATE": "2024-03-01",
     }
 
 
 def test_a_backfill_range_becomes_its_first_and_last_day():
-    assets = _assets_module()
-    assert assets.partition_window_vars(datetime(2024, 2, 27), datetime(2024, 3, 2)) == {
-        "min_date": "2024-02-27",
-        "max_date": "2024-03-01",
+    assert backfill_window_environment(datetime(2024, 2, 27), datetime(2024, 3, 2)) == {
+        "GUARDDUTY_BACKFILL_FIRST_DATE": "2024-02-27",
+        "GUARDDUTY_BACKFILL_LAST_DATE": "2024-03-01",
     }
 
 
-def test_a_pipeline_build_skips_unit_tests_and_passes_the_window():
+def test_a_pipeline_build_skips_unit_tests_and_passes_no_vars():
     assets = _assets_module()
     config = assets.DbtBuildConfig(full_refresh=True)
-    args = assets.dbt_build_args(config, {"min_date": "2024-03-01"})
-    assert args[:2] == ["build", "--full-refresh"]
-    assert args[2:4] == ["--exclude-resource-type", "unit_test"]
-    assert args[4:] == ["--vars", '{"min_date": "2024-03-01"}']
-    assert assets.dbt_build_args(assets.DbtBuildConfig()) == [
+    assert assets.dbt_build_args(config) == [
         "build",
+        "--full-refresh",
         "--exclude-resource-type",
         "unit_test",
     ]
@@ -105,19 +105,27 @@ def test_every_model_compiles_and_parses_for_athena():
 
 
 class _DbtThatRecordsTheLakeItReads(DbtCliResource):
-    """Instead of dbt: note the snapshots a dbt process would read, then commit a new batch."""
+    """Instead of dbt: note the snapshots and the backfill window a dbt process would read, then
+    commit a new batch."""
 
     lake_dir: str
 
     def cli(self, args, *, context=None, **kwargs):
         reads = Path(self.lake_dir).parent / "dbt-reads.jsonl"
+        window = [os.environ.get(FIRST_DATE), os.environ.get(LAST_DATE)]
         with reads.open("a") as log:
-            log.write(os.environ[SNAPSHOTS_VARIABLE] + "\n")
+            log.write(json.dumps([json.loads(os.environ[SNAPSHOTS_VARIABLE]), window]) + "\n")
         batch = f"after-read-{len(reads.read_text().splitlines())}"
         write_batch(Path(self.lake_dir), batch, "2024-03-02T00:00:00Z", [finding(batch)])
         return _EveryOutputAsNone(context)
 
     def reads(self) -> list[dict]:
+        return [snapshots for snapshots, _ in self._log()]
+
+    def windows(self) -> list[list[str | None]]:
+        return [window for _, window in self._log()]
+
+    def _log(self) -> list[list]:
         lines = (Path(self.lake_dir).parent / "dbt-reads.jsonl").read_text().splitlines()
         return [json.loads(line) for line in lines]
 
@@ -162,6 +170,8 @@ def test_the_dbt_steps_of_one_run_read_the_lake_its_first_dbt_step_pinned(fresh_
     assert result.success
     # A batch committed after each step: the second step still read the lake of the first.
     assert dbt.reads() == [before_the_run, before_the_run]
+    # The partitioned step re-reads its day; the window is not left behind for the next step.
+    assert dbt.windows() == [["2024-03-01", "2024-03-01"], [None, None]]
     assert reader.pin(open_lake(get_settings())).snapshot_ids != before_the_run
     materialized = result.asset_materializations_for_node("dbt_models")
     assert materialized[0].metadata["lake_snapshot_findings"].value == str(

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import sqlglot
 from moto.server import ThreadedMotoServer
 
 from orchestration.lib.environment import DBT_PROJECT_DIR
+from orchestration.lib.transform.backfill_window import backfill_window_environment
 
 SQL_DIALECT = "athena"
 REGION = "us-east-1"
@@ -103,7 +105,7 @@ def _create_catalogue(endpoint: str, incremental_models: list[str]) -> None:
         )
 
 
-def _compile(env: dict[str, str], extra: list[str]) -> subprocess.CompletedProcess[str]:
+def _compile(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     command = [
         _dbt_executable(),
         "compile",
@@ -116,7 +118,6 @@ def _compile(env: dict[str, str], extra: list[str]) -> subprocess.CompletedProce
         "--select",
         "resource_type:model",
         "--no-partial-parse",
-        *extra,
     ]
     return subprocess.run(  # noqa: S603 - fixed arguments, no shell
         command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False
@@ -157,14 +158,13 @@ def main() -> int:
             work_dir = Path(tmp)
             env = _fake_aws_environment(endpoint, work_dir)
             _create_catalogue(endpoint, [])
-            passes = [("first build", [])]
-            window = json.dumps({"min_date": "2024-03-01", "max_date": "2024-03-02"})
-            passes.append(("incremental with a backfill window", ["--vars", window]))
-            for index, (label, extra) in enumerate(passes):
+            window = backfill_window_environment(datetime(2024, 3, 1), datetime(2024, 3, 3))
+            passes = [("first build", env), ("incremental with a backfill window", env | window)]
+            for index, (label, pass_env) in enumerate(passes):
                 if index == 1:
                     _create_catalogue(endpoint, _incremental_models())
                 shutil.rmtree(work_dir / "target", ignore_errors=True)
-                result = _compile(env, extra)
+                result = _compile(pass_env)
                 if result.returncode != 0:
                     failures.append(f"dbt compile ({label}) failed:\n{result.stdout[-4000:]}")
                     continue

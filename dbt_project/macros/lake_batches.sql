@@ -81,13 +81,25 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A Dagster backfill passes a window of `updated_date`s (vars min_date, max_date) to re-read. -#}
+{#-
+    A partitioned Dagster run names a window of `updated_date`s to re-read in two environment
+    variables (orchestration/lib/transform/backfill_window.py): dbt vars would make dbt parse the
+    whole project again at every run, as their values change.
+-#}
+{% macro backfill_window() -%}
+    {{ return([
+        env_var('GUARDDUTY_BACKFILL_FIRST_DATE', ''),
+        env_var('GUARDDUTY_BACKFILL_LAST_DATE', ''),
+    ]) }}
+{%- endmacro %}
+
 {% macro backfill_window_given() -%}
-    {{ return(true if var('min_date') and var('max_date') else false) }}
+    {{ return(backfill_window() | select | list | length == 2) }}
 {%- endmacro %}
 
 {#- Compared as dates, so that Athena prunes the lake's `updated_date` partitions. -#}
 {% macro in_backfill_window(date_column) -%}
-    {{ date_column }} between cast('{{ var("min_date") }}' as date)
-        and cast('{{ var("max_date") }}' as date)
+    {%- set first_date, last_date = backfill_window() -%}
+    {{ date_column }} between cast('{{ first_date }}' as date)
+        and cast('{{ last_date }}' as date)
 {%- endmacro %}

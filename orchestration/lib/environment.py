@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -340,3 +342,21 @@ def export_for_dbt(settings: Settings) -> None:
     os.environ["ATHENA_SCHEMA"] = settings.athena_schema
     os.environ["DBT_TARGET"] = settings.dbt_target
     os.environ["AWS_REGION"] = settings.aws_region
+
+
+@contextmanager
+def environment_for_dbt(values: Mapping[str, str]) -> Iterator[None]:
+    """Set these variables for the dbt processes started inside the block, then restore them.
+
+    dagster-dbt copies this process's environment when it starts dbt.
+    """
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -1,8 +1,7 @@
 """The dbt project as assets: incremental models daily-partitioned, the rest unpartitioned."""
 
 import json
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -10,9 +9,10 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.transform.partitions import DAILY_PARTITIONS
 from orchestration.defs.transform.project import dbt_project
-from orchestration.lib.environment import Settings
+from orchestration.lib.environment import Settings, environment_for_dbt
 from orchestration.lib.lake import reader
 from orchestration.lib.lake.catalog import open_lake
+from orchestration.lib.transform.backfill_window import backfill_window_environment
 from orchestration.lib.transform.dbt_artifacts import keep_parse_state, prune_invocations
 from orchestration.lib.transform.translator import GuardDutyDbtTranslator
 
@@ -33,21 +33,13 @@ class DbtBuildConfig(dg.Config):
     exclude_resource_types: list[str] = ["unit_test"]
 
 
-def partition_window_vars(start: datetime, end: datetime) -> dict[str, str]:
-    """dbt vars for a partition time window [start, end): the inclusive range of `updated_date`s."""
-    last_day = (end - timedelta(days=1)).date() if end.date() > start.date() else start.date()
-    return {"min_date": start.date().isoformat(), "max_date": last_day.isoformat()}
-
-
-def dbt_build_args(config: DbtBuildConfig, dbt_vars: dict[str, str] | None = None) -> list[str]:
-    """`dbt build` arguments for a run's config and its partition window."""
+def dbt_build_args(config: DbtBuildConfig) -> list[str]:
+    """`dbt build` arguments for a run's config."""
     args = ["build"]
     if config.full_refresh:
         args.append("--full-refresh")
     for resource_type in config.exclude_resource_types:
         args += ["--exclude-resource-type", resource_type]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars)]
     return args
 
 
@@ -68,14 +60,10 @@ def dbt_incremental_models(
     settings: dg.ResourceParam[Settings],
 ) -> Iterator[Any]:
     window = context.partition_time_window
-    dbt_vars = partition_window_vars(window.start, window.end)
     # Cautious: a test that also reads a mart of the other asset waits for that asset's run.
-    args = [
-        *dbt_build_args(config, dbt_vars),
-        "--indirect-selection",
-        "cautious",
-    ]
-    yield from _build_on_pinned_lake(context, dbt, args, settings)
+    args = [*dbt_build_args(config), "--indirect-selection", "cautious"]
+    window_environment = backfill_window_environment(window.start, window.end)
+    yield from _build_on_pinned_lake(context, dbt, args, settings, window_environment)
 
 
 @dbt_assets(
@@ -97,7 +85,11 @@ def dbt_models(
 
 
 def _build_on_pinned_lake(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str], settings: Settings
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    args: list[str],
+    settings: Settings,
+    environment: Mapping[str, str] | None = None,
 ) -> Iterator[Any]:
     """Run dbt on the run's pinned snapshot of each lake table, recorded in the outputs' metadata.
 
@@ -105,14 +97,14 @@ def _build_on_pinned_lake(
     tables at query time, so there the ids record the lake as the build started.
     """
     # Imported here: the plugin loads dbt-duckdb and DuckDB, which the definitions do not need.
-    from orchestration.lib.lake.dbt_duckdb_plugin import snapshots_for_dbt
+    from orchestration.lib.lake.dbt_duckdb_plugin import snapshots_environment
 
     snapshot_ids = pin_for_run(context, settings)
     lake_metadata = {
         f"lake_snapshot_{name}": str(snapshot_id) for name, snapshot_id in snapshot_ids.items()
     }
     context.log.info("dbt reads lake snapshots %s", snapshot_ids)
-    with snapshots_for_dbt(snapshot_ids):
+    with environment_for_dbt({**snapshots_environment(snapshot_ids), **(environment or {})}):
         invocation = dbt.cli(args, context=context)
         for event in invocation.stream():
             yield (

@@ -19,8 +19,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,15 +76,6 @@ def record_pinned_snapshots(
     )
 
 
-@contextmanager
-def snapshots_for_dbt(snapshot_ids: Mapping[str, int | None]) -> Iterator[None]:
-    """Make the dbt processes started inside the block read these snapshots."""
-    previous = os.environ.get(SNAPSHOTS_VARIABLE)
-    os.environ[SNAPSHOTS_VARIABLE] = json.dumps(dict(snapshot_ids))
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(SNAPSHOTS_VARIABLE, None)
-        else:
-            os.environ[SNAPSHOTS_VARIABLE] = previous
+def snapshots_environment(snapshot_ids: Mapping[str, int | None]) -> dict[str, str]:
+    """The environment that makes a dbt process read these snapshots."""
+    return {SNAPSHOTS_VARIABLE: json.dumps(dict(snapshot_ids))}

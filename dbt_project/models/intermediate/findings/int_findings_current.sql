@@ -1,6 +1,6 @@
 {#
     Incremental: only findings with a version in a lake batch not processed before (or, for a
-    Dagster backfill, with a version in the min_date..max_date window) are re-ranked, over ALL
+    Dagster backfill, with a version in the backfill window) are re-ranked, over ALL
     their versions, so a version delivered late never displaces a newer current one. Each
     re-ranked row is stamped with the run's start (reranked_at), which tells the incremental marts
     what changed (macros/changed_findings.sql).
