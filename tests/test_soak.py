@@ -54,7 +54,6 @@ def test_a_difference_names_the_finding_and_the_column():
     ]
 
 
-@pytest.mark.integration
 def test_one_alert_per_high_finding_seen_unarchived_and_none_for_a_suppressed_one():
     high = a_finding(id="high", severity=8.0)
     suppressed = a_finding(id="suppressed", severity=8.0)
@@ -69,6 +68,7 @@ def test_one_alert_per_high_finding_seen_unarchived_and_none_for_a_suppressed_on
     }
 
 
+@pytest.mark.integration
 def test_two_simulated_days_through_the_real_definitions_match_the_oracle(tmp_path):
     soak = subprocess.run(
         [sys.executable, "-m", "tools.soak", "--days", "2", "--seed", "7", "--workdir", tmp_path],
