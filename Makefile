@@ -27,7 +27,13 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile --quiet pyproject.toml --extra production --extra dev --python-version 3.11 \
 		-c requirements.lock -o requirements-dev.lock
 
-manifest: $(STAMP)
+# dbt's manifest.json, which the code location loads: `make manifest` always writes it, the tests
+# only when a file of the dbt project is newer.
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs \) \
+	-prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
+
+manifest $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 	$(BIN)/python -m orchestration.cli prepare
 
 run: $(STAMP)
@@ -43,12 +49,12 @@ dev: $(STAMP)
 	$(BIN)/dg dev $(DEV_ARGS)
 
 # Tests that load the code location need dbt's manifest: a fresh checkout has none.
-test: lint manifest
+test: lint $(MANIFEST)
 	$(BIN)/python -m pytest
 
 # Unit tests and dbt's unit tests: no server, no browser, no end-to-end build.
-test-fast: manifest
-	$(BIN)/python -m pytest -m "not integration and not seaweedfs and not browser and not postgres"
+test-fast: $(MANIFEST)
+	$(BIN)/python -m pytest -n 2 -m "not integration and not seaweedfs and not browser and not postgres"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -129,9 +129,9 @@ class TestQuarantine:
         ("data", "reason"),
         [
             (b"", "empty object"),
-            (gzip.compress(b""), "white space"),
-            (gzip.compress(to_bytes(a_finding()))[:-8], "corrupt gzip"),
-            (gzip.compress(b"not json"), "not valid JSON"),
+            (gzip.compress(b"", mtime=0), "white space"),
+            (gzip.compress(to_bytes(a_finding()), mtime=0)[:-8], "corrupt gzip"),
+            (gzip.compress(b"not json", mtime=0), "not valid JSON"),
             (b'{"id": "a", "type": ', "not valid JSON"),
             (b"\xff\xfe{}", "not valid JSON"),
             (b'{"a": 1}\x00', "not valid JSON"),
