@@ -23,7 +23,7 @@ from pyiceberg.table import Table
 
 from orchestration.lib.lake import tables
 from orchestration.lib.lake.catalog import Lake
-from orchestration.lib.lake.reader import ObjectKey, ledger_keys
+from orchestration.lib.lake.reader import ObjectKey, ledger_keys, object_keys
 
 # A ledger row committed by another run after this run listed the ledger was written on or after
 # this date (a day earlier than the listing, for clocks that disagree).
@@ -59,7 +59,7 @@ def append_rows(table: Table, rows: pa.Table, properties: dict[str, str]) -> Non
 def commit_ledger(
     lake: Lake, ledger_rows: pa.Table, properties: dict[str, str], ingested_since: date
 ) -> set[ObjectKey]:
-    keys = set(_key_list(ledger_rows))
+    keys = set(object_keys(ledger_rows))
     dates = [day for day in ledger_rows.column("object_date").to_pylist() if day is not None]
     while True:
         ledger = lake.table(tables.LEDGER)
@@ -78,18 +78,7 @@ def commit_ledger(
         return committed_elsewhere
 
 
-def _key_list(ledger_rows: pa.Table) -> list[ObjectKey]:
-    return list(
-        zip(
-            ledger_rows.column("source_uri").to_pylist(),
-            ledger_rows.column("object_size").to_pylist(),
-            ledger_rows.column("object_version").to_pylist(),
-            strict=True,
-        )
-    )
-
-
 def _without(ledger_rows: pa.Table, keys: set[ObjectKey]) -> pa.Table:
     if not keys:
         return ledger_rows
-    return ledger_rows.filter(pa.array([key not in keys for key in _key_list(ledger_rows)]))
+    return ledger_rows.filter(pa.array([key not in keys for key in object_keys(ledger_rows)]))

@@ -216,11 +216,16 @@ def ledger_keys(
             ledger.scan(row_filter=And(partition, recent), selected_fields=selected).to_arrow()
             for partition in (GreaterThanOrEqual("object_date", since), IsNull("object_date"))
         )
-    return set(
+    return set(object_keys(rows))
+
+
+def object_keys(ledger_rows: pa.Table) -> list[ObjectKey]:
+    """The (source_uri, object_size, object_version) of each ledger row, in order."""
+    return list(
         zip(
-            rows.column("source_uri").to_pylist(),
-            rows.column("object_size").to_pylist(),
-            rows.column("object_version").to_pylist(),
+            ledger_rows.column("source_uri").to_pylist(),
+            ledger_rows.column("object_size").to_pylist(),
+            ledger_rows.column("object_version").to_pylist(),
             strict=True,
         )
     )
