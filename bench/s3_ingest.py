@@ -8,7 +8,6 @@ default concurrency; the lake is on local disk, so the figure is about reading f
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -57,11 +56,10 @@ def _pipeline_client(endpoint: str):
     from dagster_aws.s3 import S3Resource
 
     from orchestration.lib.aws.clients import boto3_client
+    from orchestration.lib.environment import temporary_environment
 
     s3_servers = _seaweedfs_helpers()
-    saved = {name: os.environ.get(name) for name in ("AWS_ENDPOINT_URL_S3",)}
-    os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
-    try:
+    with temporary_environment({"AWS_ENDPOINT_URL_S3": endpoint}):
         resource = S3Resource(
             region_name="us-east-1",
             max_attempts=5,
@@ -69,12 +67,6 @@ def _pipeline_client(endpoint: str):
             aws_secret_access_key=s3_servers.FAKE_CREDENTIALS["aws_secret_access_key"],
         )
         return boto3_client(resource, "s3", max_pool_connections=INGEST_CONCURRENCY)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _upload(client, corpus: Path, workers: int = 32) -> tuple[list[str], int]:

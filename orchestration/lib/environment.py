@@ -345,11 +345,9 @@ def export_for_dbt(settings: Settings) -> None:
 
 
 @contextmanager
-def environment_for_dbt(values: Mapping[str, str]) -> Iterator[None]:
-    """Set these variables for the dbt processes started inside the block, then restore them.
-
-    dagster-dbt copies this process's environment when it starts dbt.
-    """
+def temporary_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set these variables inside the block (for the processes and clients it starts), then
+    restore them."""
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:

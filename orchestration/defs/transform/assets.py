@@ -9,7 +9,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.transform.partitions import DAILY_PARTITIONS
 from orchestration.defs.transform.project import dbt_project
-from orchestration.lib.environment import Settings, environment_for_dbt
+from orchestration.lib.environment import Settings, temporary_environment
 from orchestration.lib.lake import reader
 from orchestration.lib.lake.catalog import open_lake
 from orchestration.lib.transform.backfill_window import backfill_window_environment
@@ -104,7 +104,8 @@ def _build_on_pinned_lake(
         f"lake_snapshot_{name}": str(snapshot_id) for name, snapshot_id in snapshot_ids.items()
     }
     context.log.info("dbt reads lake snapshots %s", snapshot_ids)
-    with environment_for_dbt({**snapshots_environment(snapshot_ids), **(environment or {})}):
+    # dagster-dbt copies this process's environment when it starts dbt.
+    with temporary_environment({**snapshots_environment(snapshot_ids), **(environment or {})}):
         invocation = dbt.cli(args, context=context)
         for event in invocation.stream():
             yield (
