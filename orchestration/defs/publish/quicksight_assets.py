@@ -1,5 +1,8 @@
 """Publish the marts to QuickSight: datasets and the dashboard as code, and SPICE refreshes."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dagster as dg
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -43,6 +46,16 @@ def _require_quicksight(settings: Settings) -> None:
         )
 
 
+@contextmanager
+def _quicksight_step(settings: Settings) -> Iterator[None]:
+    """Fail the step, without retries, if QuickSight is not configured or refuses a call."""
+    _require_quicksight(settings)
+    try:
+        yield
+    except (QuickSightError, ClientError, BotoCoreError) as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from error
+
+
 @dg.asset(
     key=QUICKSIGHT_DATASETS,
     group_name="publish",
@@ -60,12 +73,9 @@ def quicksight_datasets(
 ) -> dg.MaterializeResult:
     # Depends on the marts so that the tables (and their contract columns) exist before a
     # dataset is created or updated: both start an ingestion that reads them.
-    _require_quicksight(settings)
-    try:
+    with _quicksight_step(settings):
         specs = build_dataset_specs(settings)
         deployed = ensure_data_source_and_datasets(quicksight.get_client(), settings, specs)
-    except (QuickSightError, ClientError, BotoCoreError) as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from error
     context.log.info(
         "data source %s %s; datasets: %s",
         deployed.data_source_id,
@@ -99,8 +109,7 @@ def quicksight_dashboard(
     quicksight: QuickSightResource,
     settings: dg.ResourceParam[Settings],
 ) -> dg.MaterializeResult:
-    _require_quicksight(settings)
-    try:
+    with _quicksight_step(settings):
         request = create_dashboard_request(settings, build_dataset_specs(settings))
         deployed = deploy_dashboard(
             quicksight.get_client(),
@@ -108,8 +117,6 @@ def quicksight_dashboard(
             options=quicksight.dashboard_options(),
             log=context.log,
         )
-    except (QuickSightError, ClientError, BotoCoreError) as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from error
     if not request.get("Permissions"):
         context.log.warning(
             "No QUICKSIGHT_DASHBOARD_OWNER_ARNS or QUICKSIGHT_PRINCIPAL_ARN: the dashboard has no "
