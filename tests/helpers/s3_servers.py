@@ -115,13 +115,22 @@ class SeaweedFS:
         client = s3_client(self.endpoint, max_attempts=1)
         while True:
             try:
-                client.list_buckets()
+                self._read_one_object_per_bucket(client)
                 return
             except Exception as error:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError(f"SeaweedFS did not start: {error}") from error
                 time.sleep(0.3)
+
+    @staticmethod
+    def _read_one_object_per_bucket(client) -> None:
+        """Raises until the server serves reads: after a restart, listing answers before the
+        volume servers have reported their volumes, and object reads fail until then."""
+        for bucket in client.list_buckets()["Buckets"]:
+            listing = client.list_objects_v2(Bucket=bucket["Name"], MaxKeys=1)
+            for item in listing.get("Contents", []):
+                client.get_object(Bucket=bucket["Name"], Key=item["Key"])["Body"].read()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
