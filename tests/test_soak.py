@@ -85,3 +85,30 @@ def test_two_simulated_days_through_the_real_definitions_match_the_oracle(tmp_pa
         "two ingest runs racing",
     ):
         assert f"{scenario}: exercised" in soak.stdout, scenario
+
+
+@pytest.mark.integration
+def test_the_warm_dbt_client_runs_dbt_with_its_callers_arguments_folder_environment_and_status(
+    tmp_path,
+):
+    from tools.soak.warm_dbt import WarmDbt
+
+    warm = WarmDbt(tmp_path)
+    warm.start()
+    try:
+        config = subprocess.run(
+            [warm.executable, "debug", "--config-dir"],
+            cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "DBT_PROFILES_DIR": str(tmp_path / "profiles")},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        unknown = subprocess.run(
+            [warm.executable, "no-such-command"], capture_output=True, text=True, check=False
+        )
+    finally:
+        warm.stop()
+    assert config.returncode == 0 and f"xdg-open {tmp_path / 'profiles'}" in config.stdout
+    assert unknown.returncode == 2 and "No such command 'no-such-command'" in unknown.stderr
+    assert not warm.socket_path.parent.exists()

@@ -91,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     report = Soak(world, workdir, log=lambda line: print(line, flush=True)).run()
     print_report(report, time.monotonic() - began)
-    if args.workdir is None and not report.differences:
+    if args.workdir is None and report.passed:
         shutil.rmtree(workdir, ignore_errors=True)
-    return 1 if report.differences else 0
+    return 0 if report.passed else 1
 
 
 if __name__ == "__main__":

@@ -28,8 +28,10 @@ def print_report(report: SoakReport, seconds: float) -> None:
         print(f"First {min(len(differences), SHOWN_DIFFERENCES)}:")
         for day, item in differences[:SHOWN_DIFFERENCES]:
             print(f"  day {day + 1}: {item}")
+    if report.unexercised:
+        print(f"Scenarios never exercised: {', '.join(report.unexercised)}.")
     print(
-        f"Soak {'FAILED' if differences else 'PASSED'}: {report.days_checked} days checked, "
+        f"Soak {'PASSED' if report.passed else 'FAILED'}: {report.days_checked} days checked, "
         f"{len(differences)} differences, {len(report.costs)} runs, {seconds:.0f} s wall time."
     )
 
