@@ -2,7 +2,7 @@
 
 import gzip
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -269,6 +269,38 @@ def test_ingest_asset_materialises_against_a_local_folder(fresh_settings, monkey
     assert metadata["partitions_written"] == ["2026-10-01", "2026-10-02", "2026-10-03"]
     again = dg.materialize([guardduty_lake], resources={"s3": S3Resource(), **settings_resources()})
     assert lake_metadata(again)["objects_read"] == 0
+
+
+@pytest.mark.integration
+def test_only_an_ingest_in_a_run_with_the_api_backfill_lists_its_pages_over_guardduty_retention(
+    fresh_settings, monkeypatch
+):
+    from orchestration.defs.audit.assets import GUARDDUTY_API_BACKFILL
+    from orchestration.defs.ingest.assets import guardduty_lake
+
+    @dg.asset(key=GUARDDUTY_API_BACKFILL)
+    def backfill_writing_nothing() -> None:
+        """The page below was written into a folder of its finding's updatedAt, 80 days ago."""
+
+    raw = fresh_settings / "raw"
+    today = datetime.now(UTC)
+    (raw / f"{today:%Y/%m/%d}").mkdir(parents=True)
+    (raw / f"{today:%Y/%m/%d}/event.json").write_bytes(to_bytes(eventbridge_event(a_finding())))
+    monkeypatch.setenv("GUARDDUTY_SOURCE_URI", str(raw))
+    resources = {"s3": S3Resource(), **settings_resources()}
+    assert lake_metadata(dg.materialize([guardduty_lake], resources=resources))["objects_read"]
+    page = raw / f"guardduty-api/123456789012/us-east-1/{today - timedelta(days=80):%Y/%m/%d}"
+    page.mkdir(parents=True)
+    (page / "archived.json").write_bytes(
+        to_bytes({"Findings": [], "capturedAt": f"{today:%Y-%m-%dT%H:%M:%SZ}"})
+    )
+
+    ingest_alone = dg.materialize([guardduty_lake], resources=resources)
+    with_backfill = dg.materialize([backfill_writing_nothing, guardduty_lake], resources=resources)
+
+    assert lake_metadata(ingest_alone)["objects_listed"] == 1
+    assert lake_metadata(with_backfill)["objects_listed"] == 2
+    assert lake_metadata(with_backfill)["objects_read"] == 1
 
 
 def lake_metadata(result: dg.ExecuteInProcessResult) -> dict:

@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from orchestration.lib.ingest.listing import (
+    API_BACKFILL_LOOKBACK,
     list_new_candidates,
     object_date,
 )
@@ -131,14 +132,26 @@ def test_a_late_object_within_the_lookback_is_found_one_before_it_is_not(tmp_pat
     }
 
 
-def test_the_api_backfill_prefix_is_listed_over_guardduty_retention(tmp_path):
-    page = f"guardduty-api/{ACCOUNT}/us-east-1/{TODAY - timedelta(days=90):%Y/%m/%d}/p.json"
-    too_old = f"guardduty-api/{ACCOUNT}/us-east-1/{TODAY - timedelta(days=120):%Y/%m/%d}/q.json"
-    write(tmp_path, page, too_old, capture_key(TODAY - timedelta(days=90), "not-backfill"))
+def api_page_key(day: date, name: str) -> str:
+    return f"guardduty-api/{ACCOUNT}/us-east-1/{day:%Y/%m/%d}/{name}.json"
 
-    objects, _ = list_new_candidates(LocalStore(tmp_path), TODAY, timedelta(days=2), today=TODAY)
 
-    assert keys(objects) == {page}
+def test_the_backfill_sweeps_its_pages_over_guardduty_retention_other_runs_list_the_lookback(
+    tmp_path,
+):
+    recent = api_page_key(TODAY - timedelta(days=1), "recent")
+    archived_later = api_page_key(TODAY - timedelta(days=90), "archived-later")
+    too_old = api_page_key(TODAY - timedelta(days=120), "too-old")
+    not_a_page = capture_key(TODAY - timedelta(days=90), "not-backfill")
+    write(tmp_path, recent, archived_later, too_old, not_a_page)
+
+    swept, _ = list_new_candidates(
+        LocalStore(tmp_path), TODAY, timedelta(days=2), TODAY, API_BACKFILL_LOOKBACK
+    )
+    usual, _ = list_new_candidates(LocalStore(tmp_path), TODAY, timedelta(days=2), TODAY)
+
+    assert keys(swept) == {recent, archived_later}
+    assert keys(usual) == {recent}
 
 
 def test_the_cursor_never_passes_today_nor_moves_back(tmp_path):

@@ -18,8 +18,11 @@ any other name) are listed in full on every run: that part of the source costs w
 Late objects: a writer may still add objects to a day after a run listed it. The lookback (two
 days by default) covers the capture Lambda (its date is the finding's updatedAt, and EventBridge
 retries an event for up to 24 hours) and the export (dated by delivery). The API backfill writes
-pages under the day of each finding's updatedAt, anywhere in GuardDuty's 90-day retention, so its
-prefix is listed with a lookback of that retention instead: bounded, but 91 days of it.
+pages under the day of each finding's updatedAt, anywhere in GuardDuty's 90-day retention (an
+archive state changes without a new updatedAt). Only the backfill asset writes them, and an
+ingest in the same run sweeps the API prefix over that retention (``api_pages_lookback``); every
+other run and the sensor list it like the rest, so their cost does not grow with 91 days of
+pages. A backfill whose ingest fails leaves its pages to the next backfill run's sweep.
 
 The cursor is the newest key date listed, never later than today (a bogus far-future date in a
 key must not make later runs skip everything before it).
@@ -58,13 +61,15 @@ def list_new_candidates(
     cursor: date | None,
     lookback: timedelta = DEFAULT_LOOKBACK,
     today: date | None = None,
+    api_pages_lookback: timedelta | None = None,
 ) -> tuple[list[StoredObject], date | None]:
     """The objects that can be new since ``cursor``, and the cursor of the next listing.
 
     ``cursor`` None lists everything (a first run). Otherwise the result holds every object of a
     dated folder from ``cursor - lookback`` on (the API backfill's prefix from
-    ``cursor - API_BACKFILL_LOOKBACK``), and every object of an undated folder. Objects already
-    ingested are among them: the caller filters them out with the ledger.
+    ``cursor - api_pages_lookback`` when given: API_BACKFILL_LOOKBACK sweeps its retention), and
+    every object of an undated folder. Objects already ingested are among them: the caller
+    filters them out with the ledger.
 
     How the ingest uses it:
 
@@ -78,7 +83,11 @@ def list_new_candidates(
        objects it listed but did not commit.
     """
     today = today or datetime.now(UTC).date()
-    walk = store.list() if cursor is None else _walk(store, "", cursor, lookback)
+    walk = (
+        store.list()
+        if cursor is None
+        else _walk(store, "", cursor, lookback, api_pages_lookback or lookback)
+    )
     objects = list(walk)
     dates = [day for day in (object_date(stored.key) for stored in objects) if day]
     newest = max([*dates, *([cursor] if cursor else [])], default=None)
@@ -86,10 +95,14 @@ def list_new_candidates(
 
 
 def _walk(
-    store: ObjectStore, prefix: str, cursor: date, lookback: timedelta
+    store: ObjectStore,
+    prefix: str,
+    cursor: date,
+    lookback: timedelta,
+    api_pages_lookback: timedelta,
 ) -> Iterator[StoredObject]:
     if prefix.rstrip("/") == API_BACKFILL_PREFIX:
-        lookback = max(lookback, API_BACKFILL_LOOKBACK)
+        lookback = api_pages_lookback
     start = cursor - lookback
     level = store.list_folder(prefix)
     yield from level.objects
@@ -97,13 +110,18 @@ def _walk(
         name = _name(folder)
         if _YEAR.match(name):
             if int(name) >= start.year:
-                yield from _walk_year(store, folder, start, cursor, lookback)
+                yield from _walk_year(store, folder, start, cursor, lookback, api_pages_lookback)
         else:
-            yield from _walk(store, folder, cursor, lookback)
+            yield from _walk(store, folder, cursor, lookback, api_pages_lookback)
 
 
 def _walk_year(
-    store: ObjectStore, prefix: str, start: date, cursor: date, lookback: timedelta
+    store: ObjectStore,
+    prefix: str,
+    start: date,
+    cursor: date,
+    lookback: timedelta,
+    api_pages_lookback: timedelta,
 ) -> Iterator[StoredObject]:
     year = int(_name(prefix))
     level = store.list_folder(prefix)
@@ -111,13 +129,18 @@ def _walk_year(
     for folder in level.folders:
         month = _name(folder)
         if not (_MONTH_OR_DAY.match(month) and 1 <= int(month) <= 12):
-            yield from _walk(store, folder, cursor, lookback)
+            yield from _walk(store, folder, cursor, lookback, api_pages_lookback)
         elif (year, int(month)) >= (start.year, start.month):
-            yield from _walk_month(store, folder, start, cursor, lookback)
+            yield from _walk_month(store, folder, start, cursor, lookback, api_pages_lookback)
 
 
 def _walk_month(
-    store: ObjectStore, prefix: str, start: date, cursor: date, lookback: timedelta
+    store: ObjectStore,
+    prefix: str,
+    start: date,
+    cursor: date,
+    lookback: timedelta,
+    api_pages_lookback: timedelta,
 ) -> Iterator[StoredObject]:
     year, month = (int(part) for part in prefix.rstrip("/").split("/")[-2:])
     level = store.list_folder(prefix)
@@ -125,7 +148,7 @@ def _walk_month(
     for folder in level.folders:
         day = _date_of(str(year), f"{month:02d}", _name(folder))
         if day is None:
-            yield from _walk(store, folder, cursor, lookback)
+            yield from _walk(store, folder, cursor, lookback, api_pages_lookback)
         elif day >= start:
             yield from store.list(folder)
 

@@ -91,6 +91,8 @@ class IngestOptions:
     progress_every_seconds: float = 15.0
     # How far before the listing cursor a run looks for objects written late into dated folders.
     listing_lookback: timedelta = DEFAULT_LOOKBACK
+    # The same for the API backfill's pages (None: listing_lookback); its run's ingest sweeps them.
+    api_pages_lookback: timedelta | None = None
 
 
 def run_ingest(
@@ -127,7 +129,7 @@ def _run(
     listed_on = clock().astimezone(UTC).date()
     cursor = listing_cursor(lake)
     listed, new_cursor = list_new_candidates(
-        source, cursor, options.listing_lookback, today=listed_on
+        source, cursor, options.listing_lookback, listed_on, options.api_pages_lookback
     )
     key_dates = [day for day in (object_date(stored.key) for stored in listed) if day]
     # With no dated key listed, date.max leaves only the ledger's undated partition to read.
