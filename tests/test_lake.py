@@ -53,6 +53,34 @@ def visible_state(lake: Lake) -> dict[str, int]:
     }
 
 
+def manifests(lake: Lake, name: str) -> int:
+    table = lake.table(name)
+    return len(table.current_snapshot().manifests(table.io))
+
+
+def test_each_table_keeps_at_most_two_manifests_however_many_batches_commit(tmp_path):
+    lake = connect_lake(str(tmp_path / "lake"))
+    for run in range(12):
+        write_objects(tmp_path / "raw", f"run{run}", 2)
+        run_ingest(LocalStore(tmp_path / "raw"), lake)
+    assert {name: manifests(lake, name) <= 2 for name in tables.TABLES} == dict.fromkeys(
+        tables.TABLES, True
+    )
+
+
+def test_a_table_made_with_older_properties_gets_the_current_ones_when_the_lake_is_opened(
+    tmp_path,
+):
+    lake = connect_lake(str(tmp_path / "lake"))
+    ledger = lake.table(tables.LEDGER)
+    with ledger.transaction() as transaction:
+        transaction.remove_properties("commit.manifest.min-count-to-merge")
+
+    reopened = connect_lake(str(tmp_path / "lake")).table(tables.LEDGER)
+
+    assert reopened.properties["commit.manifest.min-count-to-merge"] == "2"
+
+
 def test_a_reader_at_every_step_of_a_commit_sees_all_of_a_batch_or_none_of_it(
     tmp_path, monkeypatch
 ):

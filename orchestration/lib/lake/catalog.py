@@ -49,16 +49,36 @@ class Lake:
         return table_location(self.warehouse, self.namespace, name)
 
     def create_tables(self) -> None:
-        """Create the namespace and the tables that do not exist yet (safe to run concurrently)."""
+        """Create the namespace and the tables that do not exist yet, and bring the properties
+        of existing ones up to date (safe to run concurrently)."""
         self.catalog.create_namespace_if_not_exists(self.namespace)
         for name in tables.TABLES:
-            self.catalog.create_table_if_not_exists(
+            table = self.catalog.create_table_if_not_exists(
                 (self.namespace, name),
                 schema=tables.SCHEMAS[name],
                 location=self.table_location(name),
                 partition_spec=tables.partition_spec(name),
                 properties=tables.TABLE_PROPERTIES[name],
             )
+            _update_properties(table, tables.TABLE_PROPERTIES[name])
+
+
+def _update_properties(table: Table, wanted: dict[str, str]) -> None:
+    from pyiceberg.exceptions import CommitFailedException
+
+    changed = {
+        key: value
+        for key, value in wanted.items()
+        if key not in tables.CREATION_ONLY_PROPERTIES and table.properties.get(key) != value
+    }
+    if not changed:
+        return
+    try:
+        with table.transaction() as transaction:
+            transaction.set_properties(changed)
+    except CommitFailedException:
+        # Another run committed meanwhile; the next connection tries again.
+        return
 
 
 def table_location(warehouse: str, namespace: str, name: str) -> str:
