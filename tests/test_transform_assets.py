@@ -19,6 +19,7 @@ from orchestration.lib.transform.backfill_window import (
     LAST_DATE,
     backfill_window_environment,
 )
+from orchestration.lib.transform.dbt_resource import DbtCli
 from orchestration.lib.transform.translator import dbt_group_name
 from tests.helpers.dbt_lake_builder import finding, write_batch
 from tests.helpers.settings import settings_resources
@@ -193,3 +194,21 @@ def test_each_run_pins_the_lake_afresh(fresh_settings):
 
     first_run, second_run = dbt.reads()
     assert second_run["findings"] != first_run["findings"]
+
+
+def test_the_dbt_resource_starts_one_dbt_process_per_command_and_opens_no_adapter(tmp_path):
+    calls = tmp_path / "calls.txt"
+    recording_dbt = tmp_path / "dbt"
+    recording_dbt.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    recording_dbt.chmod(0o755)
+    resource = DbtCli(
+        project_dir=str(dbt_project.project_dir),
+        profiles_dir=str(dbt_project.project_dir),
+        target="duckdb",
+        dbt_executable=str(recording_dbt),
+    )
+
+    invocation = resource.cli(["parse"], manifest=dbt_project.manifest_path).wait()
+
+    assert [line.split()[0] for line in calls.read_text().splitlines()] == ["parse"]
+    assert invocation.adapter is None

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
-from dagster_dbt import DbtCliResource
 
 from orchestration.lib.audit.alerts import SnsResource
 from orchestration.lib.aws.guardduty import GuardDutyResource
@@ -15,6 +14,7 @@ from orchestration.lib.environment import (
     get_settings,
 )
 from orchestration.lib.publish.quicksight.resource import QuickSightResource
+from orchestration.lib.transform.dbt_resource import DbtCli
 
 
 @dg.definitions
@@ -33,7 +33,7 @@ def defs() -> dg.Definitions:
             "quicksight": QuickSightResource(region_name=settings.aws_region, max_attempts=5),
             "guardduty": GuardDutyResource(region_name=settings.aws_region, max_attempts=5),
             "sns": SnsResource(region_name=settings.aws_region, max_attempts=5),
-            "dbt": DbtCliResource(
+            "dbt": DbtCli(
                 project_dir=str(DBT_PROJECT_DIR),
                 profiles_dir=str(DBT_PROJECT_DIR),
                 target=settings.dbt_target,

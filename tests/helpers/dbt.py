@@ -4,9 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster_dbt import DbtCliResource
-
 from orchestration.lib.environment import DBT_PROJECT_DIR
+from orchestration.lib.transform.dbt_resource import DbtCli
 
 DBT = str(Path(sys.executable).parent / "dbt")
 
@@ -30,8 +29,8 @@ def parse_project() -> None:
     subprocess.run([DBT, "parse", "--quiet"], cwd=DBT_PROJECT_DIR, check=True)
 
 
-def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
+def dbt_resource() -> DbtCli:
+    return DbtCli(
         project_dir=str(DBT_PROJECT_DIR),
         profiles_dir=str(DBT_PROJECT_DIR),
         target="duckdb",
