@@ -257,6 +257,32 @@ def test_dbt_assets_build_then_pick_up_a_new_batch_incrementally(dbt_env):
     ]
 
 
+@pytest.mark.integration
+def test_each_dbt_invocation_leaves_its_parse_state_where_the_next_one_starts(
+    dbt_env, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("GUARDDUTY_LAKE_URI", str(tmp_path / "lake"))
+    monkeypatch.setenv("GUARDDUTY_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    # Where dagster-dbt puts its invocation folders and looks for the parse state to start from.
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    write_batch(tmp_path / "lake", "b1", "2024-03-02T00:00:00Z", BATCH_1)
+    resources = {"dbt": dbt_resource(), **settings_resources()}
+
+    for partition_key in ("2024-03-01", "2024-03-02"):
+        assert dg.materialize(
+            [dbt_env["assets"].dbt_incremental_models],
+            partition_key=partition_key,
+            resources=resources,
+        ).success
+
+    invocations = sorted(
+        (folder for folder in (tmp_path / "target").iterdir() if folder.is_dir()),
+        key=lambda folder: folder.stat().st_mtime,
+    )
+    assert len(invocations) == 2
+    assert "PartialParsingSkipParsing" in (invocations[1] / "dbt.log").read_text()
+
+
 def test_dbt_unit_tests_pass(tmp_path):
     # Unit tests introspect their inputs' column types: the seeds and an empty build of every model
     # are enough, and much quicker than a build on data. One `dbt build` runs each unit test just

@@ -118,7 +118,7 @@ class _DbtThatRecordsTheLakeItReads(DbtCliResource):
             log.write(json.dumps([json.loads(os.environ[SNAPSHOTS_VARIABLE]), window]) + "\n")
         batch = f"after-read-{len(reads.read_text().splitlines())}"
         write_batch(Path(self.lake_dir), batch, "2024-03-02T00:00:00Z", [finding(batch)])
-        return _EveryOutputAsNone(context)
+        return _EveryOutputAsNone(context, Path(self.lake_dir).parent / "target" / batch)
 
     def reads(self) -> list[dict]:
         return [snapshots for snapshots, _ in self._log()]
@@ -132,9 +132,9 @@ class _DbtThatRecordsTheLakeItReads(DbtCliResource):
 
 
 class _EveryOutputAsNone:
-    def __init__(self, context):
+    def __init__(self, context, target_path: Path):
         self.context = context
-        self.target_path = Path("no-dbt-target")
+        self.target_path = target_path
 
     def stream(self):
         assets_def = self.context.assets_def

@@ -113,9 +113,10 @@ def _build_on_pinned_lake(
                 if isinstance(event, dg.Output)
                 else event
             )
-    project_target = dbt_project.project_dir / dbt_project.target_path
-    keep_parse_state(invocation.target_path, project_target)
-    prune_invocations(project_target)
+    # Where dagster-dbt seeds every invocation from: the project's target/, or DBT_TARGET_PATH.
+    base_target = invocation.target_path.parent
+    keep_parse_state(invocation.target_path, base_target)
+    prune_invocations(base_target)
 
 
 def pin_for_run(context: dg.AssetExecutionContext, settings: Settings) -> dict[str, int | None]:
