@@ -135,6 +135,7 @@ class _EveryOutputAsNone:
     def __init__(self, context, target_path: Path):
         self.context = context
         self.target_path = target_path
+        target_path.mkdir(parents=True)
 
     def stream(self):
         assets_def = self.context.assets_def
