@@ -34,6 +34,9 @@ PRELOADED = (
     "dbt.parser.manifest",
     "dbt.task.build",
     "orchestration.lib.lake.dbt_duckdb_plugin",
+    # What the plugin opens the lake with.
+    "pyiceberg.catalog.sql",
+    "pyiceberg.io.pyarrow",
 )
 _STANDARD_STREAMS = (0, 1, 2)
 _REPOSITORY = Path(__file__).resolve().parents[2]
