@@ -7,17 +7,26 @@ therefore needs two seams, both installed by ``simulated_time``:
 - every ``orchestration.*`` module that imported ``datetime`` gets a ``datetime`` whose ``now()``
   and ``utcnow()`` read the simulated clock (``isinstance`` still accepts real datetimes);
 - files that ``LocalStore`` writes under the raw source get the simulated time as modification
-  time, as S3 stamps LastModified with the time of the write.
+  time, as S3 stamps LastModified with the time of the write;
+- pyiceberg stamps snapshots with the simulated time, which lake maintenance compares with its
+  own "now" to expire them (on the wall clock no snapshot would ever be a simulated day old, and
+  every commit would rewrite the metadata of all of them).
+
+Files in the lake keep their real modification times, so the orphan sweep (files older than
+three days) never deletes one during a soak.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pyiceberg.table.snapshots as iceberg_snapshots
 
 _REAL_DATETIME = datetime
 
@@ -98,9 +107,25 @@ def simulated_time(clock: SimulatedClock, source_root: Path) -> Iterator[None]:
         return written
 
     LocalStore.write, LocalStore.write_if_absent = write, write_if_absent
+    snapshot_clock = iceberg_snapshots.time
+    iceberg_snapshots.time = _SimulatedTimeModule(clock)
     try:
         yield
     finally:
+        iceberg_snapshots.time = snapshot_clock
         LocalStore.write, LocalStore.write_if_absent = original_write, original_write_if_absent
         for module in patched:
             module.datetime = _REAL_DATETIME
+
+
+class _SimulatedTimeModule:
+    """The ``time`` module, but ``time()`` reads the simulated clock."""
+
+    def __init__(self, clock: SimulatedClock) -> None:
+        self._clock = clock
+
+    def time(self) -> float:
+        return self._clock.now().timestamp()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
