@@ -55,3 +55,24 @@ def test_a_batch_range_reads_that_batchs_data_and_other_files_footers_once(tmp_p
     old_bytes = sum(Path(path).stat().st_size for path in old_paths)
     assert 0 < old_bytes_read < old_bytes / 4, "of the old batch's files, only footers are read"
     assert not old_paths & set(second), "each footer is read once per connection"
+
+
+def _ledger_ingest_times(lake_path: Path) -> tuple[object, object]:
+    ledger = reader.pin(connect_lake(str(lake_path))).tables[tables.LEDGER]
+    return ledger.latest("ingested_at"), max(ledger.scan(["ingested_at"]).column(0).to_pylist())
+
+
+def test_the_latest_ingest_time_comes_from_file_statistics_or_else_from_the_rows(tmp_path):
+    with_statistics, without = tmp_path / "with-statistics", tmp_path / "without"
+    ledger = connect_lake(str(without)).table(tables.LEDGER)
+    with ledger.transaction() as transaction:
+        transaction.set_properties({"write.metadata.metrics.default": "none"})
+    for lake_path in (with_statistics, without):
+        for batch, ingested_at in (("b1", "2024-03-05T00:00:00Z"), ("b2", "2024-03-02T00:00:00Z")):
+            write_batch(lake_path, batch, ingested_at, [finding(f"f-{batch}")])
+
+    latest, greatest_row = _ledger_ingest_times(with_statistics)
+    assert latest == greatest_row and latest.isoformat() == "2024-03-05T00:00:00"
+    assert _ledger_ingest_times(without)[0] == latest
+    no_bounds = reader.pin(connect_lake(str(without))).tables[tables.LEDGER]._tasks()
+    assert all(not task.file.upper_bounds for task in no_bounds)

@@ -100,10 +100,8 @@ def _plausible(table: pa.Table, now: datetime | None = None) -> pa.Table:
 
 def newest_ingested_at(pinned: reader.PinnedLake) -> datetime | None:
     """When the newest committed batch was ingested; None before the first."""
-    import pyarrow.compute as pc
-
-    ledger = pinned.ledger(["ingested_at"])
-    return _utc(pc.max(ledger["ingested_at"]).as_py()) if ledger.num_rows else None
+    latest = pinned.tables[tables.LEDGER].latest("ingested_at")
+    return _utc(latest) if latest else None
 
 
 def silent_sources(lake: Lake, silence: timedelta) -> Outcome:

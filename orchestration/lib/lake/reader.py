@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
+from pyiceberg.conversions import from_bytes
 from pyiceberg.expressions import (
     AlwaysTrue,
     And,
@@ -27,7 +28,7 @@ from pyiceberg.expressions import (
     IsNull,
 )
 from pyiceberg.types import DateType, DoubleType, LongType, StringType, TimestampType
-from pyiceberg.utils.datetime import days_to_date
+from pyiceberg.utils.datetime import days_to_date, micros_to_timestamp
 
 from orchestration.lib.environment import validate_sql_identifier
 from orchestration.lib.lake import tables
@@ -76,6 +77,21 @@ class PinnedTable:
 
     def data_files(self) -> list[str]:
         return [task.file.file_path for task in self._tasks()]
+
+    def latest(self, timestamp_column: str) -> datetime | None:
+        """The latest value of a timestamp column in the snapshot, from its data files'
+        statistics, so no row is read; a file without them makes the column be read."""
+        field_id = tables.SCHEMAS[self.name].find_field(timestamp_column).field_id
+        latest: datetime | None = None
+        for task in self._tasks():
+            bound = (task.file.upper_bounds or {}).get(field_id)
+            if bound is None:
+                import pyarrow.compute as pc
+
+                return pc.max(self.scan([timestamp_column]).column(0)).as_py()
+            moment = micros_to_timestamp(from_bytes(TimestampType(), bound))
+            latest = moment if latest is None else max(latest, moment)
+        return latest
 
     def partition_dates(self) -> set[date | None]:
         """The dates of the (identity, date) partitions that hold data files."""
@@ -131,11 +147,13 @@ class PinnedLake:
         scanned = self.tables[name].scan(
             list(dict.fromkeys([*wanted, "ingest_batch_id", "source_uri"])), row_filter
         )
-        committed = self.ledger(
-            ["ingest_batch_id", "source_uri"],
-            In("ingest_batch_id", set(batches)) if batches is not None else AlwaysTrue(),
-        )
         import pyarrow.compute as pc
+
+        # Only the ledger rows of the batches read: the ledger grows with every run.
+        read_batches = set(pc.unique(scanned.column("ingest_batch_id")).drop_null().to_pylist())
+        committed = self.ledger(
+            ["ingest_batch_id", "source_uri"], In("ingest_batch_id", read_batches)
+        )
 
         keep = pc.is_in(_batch_and_source(scanned), value_set=_batch_and_source(committed))
         return scanned.filter(keep).select(wanted)
