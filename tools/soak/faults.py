@@ -91,9 +91,12 @@ class ReadMeter:
     lake: ReadCount = field(default_factory=ReadCount)
     ledger: ReadCount = field(default_factory=ReadCount)
     active: bool = False
+    # Paths under the lake start with one of these: a cheap test before resolving a path (every
+    # file the process opens passes through here).
+    prefixes: tuple[str, ...] = ()
 
     def record(self, path: str) -> None:
-        if not self.active:
+        if not self.active or not os.path.abspath(path).startswith(self.prefixes):
             return
         try:
             resolved = Path(path).resolve()
@@ -116,7 +119,8 @@ class ReadMeter:
 
 
 def install_meter(lake_root: Path) -> ReadMeter:
-    meter = ReadMeter(lake_root.resolve())
+    prefixes = tuple({os.path.abspath(lake_root), str(lake_root.resolve())})
+    meter = ReadMeter(lake_root.resolve(), prefixes=prefixes)
 
     def hook(event: str, args: tuple) -> None:
         if event == "open" and meter.active and isinstance(args[0], str | os.PathLike):
