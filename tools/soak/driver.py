@@ -212,7 +212,7 @@ class Soak:
             instance=self.instance,
             cursor=self.cursors.get(sensor.name),
             sensor_name=sensor.name,
-            resources=self.definitions.resources,
+            resources=self._resources_for(sensor.required_resource_keys),
         )
         data = sensor.evaluate_tick(context)
         self.cursors[sensor.name] = data.cursor
@@ -233,7 +233,7 @@ class Soak:
         context = dg.build_schedule_context(
             instance=self.instance,
             scheduled_execution_time=at,
-            resources=self.definitions.resources,
+            resources=self._resources_for(schedule.required_resource_keys),
             repository_def=self.definitions.get_repository_def(),
         )
         data = schedule.evaluate_tick(context)
@@ -246,6 +246,10 @@ class Soak:
             if LAKE_FINDINGS in _asset_keys(job):
                 self.visible_until = self.clock.now()
             self._execute(job, request, f"schedule {schedule.name}")
+
+    def _resources_for(self, keys: set[str]) -> dict[str, Any]:
+        """The resources a sensor or schedule asks for, as the daemon gives it (no others)."""
+        return {key: value for key, value in self.definitions.resources.items() if key in keys}
 
     def _unscheduled_backfill(self, _: datetime) -> None:
         job = self.definitions.resolve_job_def("guardduty_history_backfill")
