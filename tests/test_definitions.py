@@ -78,6 +78,23 @@ def test_every_job_resolves_on_both_targets(target):
     assert {"guardduty_pipeline", "guardduty_ingest", "guardduty_history_backfill"} <= jobs
 
 
+def test_the_lake_health_checks_run_with_the_pipeline_and_backfill_not_every_sensor_ingest(
+    definitions,
+):
+    def lake_checks(job_name: str) -> set[str]:
+        job = definitions.resolve_job_def(job_name)
+        return {name for name in job.graph.node_names() if name.startswith("lake__findings_")}
+
+    health_checks = {
+        "lake__findings_findings_lake_fresh",
+        "lake__findings_findings_sources_reporting",
+        "lake__findings_findings_match_guardduty",
+    }
+    assert lake_checks("guardduty_ingest") == set()
+    assert lake_checks("guardduty_pipeline") == health_checks
+    assert lake_checks("guardduty_history_backfill") == health_checks
+
+
 def test_dbt_models_are_grouped_by_layer(definitions):
     graph = definitions.resolve_asset_graph()
     assert graph.get(key("stg_guardduty__findings")).group_name == "staging"
