@@ -81,6 +81,23 @@ def test_a_table_made_with_older_properties_gets_the_current_ones_when_the_lake_
     assert reopened.properties["commit.manifest.min-count-to-merge"] == "2"
 
 
+def test_a_lake_opens_for_reading_when_its_properties_cannot_be_updated(
+    tmp_path, monkeypatch, caplog
+):
+    lake = connect_lake(str(tmp_path / "lake"))
+    with lake.table(tables.LEDGER).transaction() as transaction:
+        transaction.remove_properties("commit.manifest.min-count-to-merge")
+
+    def denied(table):
+        raise PermissionError("glue:UpdateTable denied")
+
+    monkeypatch.setattr("pyiceberg.table.Table.transaction", denied)
+    reopened = connect_lake(str(tmp_path / "lake"))
+
+    assert reader.pin(reopened).ledger(["source_uri"]).num_rows == 0
+    assert "keeps its properties" in caplog.text
+
+
 def test_a_reader_at_every_step_of_a_commit_sees_all_of_a_batch_or_none_of_it(
     tmp_path, monkeypatch
 ):

@@ -10,6 +10,7 @@ chain.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from sqlalchemy.exc import OperationalError
 
 from orchestration.lib.environment import Settings, is_s3_uri
 from orchestration.lib.lake import tables
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     # pyiceberg.table pulls in pyarrow: loading the Dagster definitions needs neither.
@@ -64,8 +67,8 @@ class Lake:
 
 
 def _update_properties(table: Table, wanted: dict[str, str]) -> None:
-    from pyiceberg.exceptions import CommitFailedException
-
+    """Best effort: the properties tune commits, and a reader may not be allowed to write (or
+    another run committed meanwhile); the next connection that can tries again."""
     changed = {
         key: value
         for key, value in wanted.items()
@@ -76,9 +79,10 @@ def _update_properties(table: Table, wanted: dict[str, str]) -> None:
     try:
         with table.transaction() as transaction:
             transaction.set_properties(changed)
-    except CommitFailedException:
-        # Another run committed meanwhile; the next connection tries again.
-        return
+    except Exception as error:
+        logger.warning(
+            "Lake table %s keeps its properties, not %s: %s", table.name(), changed, error
+        )
 
 
 def table_location(warehouse: str, namespace: str, name: str) -> str:
