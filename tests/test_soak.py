@@ -1,6 +1,7 @@
 """The soak harness: its oracle applies the contract's rules, and a short seeded soak through the
 real definitions ends with every mart equal to the oracle (tools/soak; `make soak` runs 60 days)."""
 
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -94,7 +95,14 @@ def test_the_warm_dbt_client_runs_dbt_with_its_callers_arguments_folder_environm
     from tools.soak.warm_dbt import WarmDbt
 
     warm = WarmDbt(tmp_path)
-    warm.start()
+    # Started by a process that ignores SIGTERM (as pytest's may be, after some tests), it must
+    # still stop when asked, not wait for a kill.
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        warm.start()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    server = warm.process
     try:
         config = subprocess.run(
             [warm.executable, "debug", "--config-dir"],
@@ -112,3 +120,4 @@ def test_the_warm_dbt_client_runs_dbt_with_its_callers_arguments_folder_environm
     assert config.returncode == 0 and f"xdg-open {tmp_path / 'profiles'}" in config.stdout
     assert unknown.returncode == 2 and "No such command 'no-such-command'" in unknown.stderr
     assert not warm.socket_path.parent.exists()
+    assert server.returncode == -signal.SIGTERM

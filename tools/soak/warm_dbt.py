@@ -84,10 +84,14 @@ class WarmDbt:
         fields = stat.rsplit(")", 1)[1].split()
         return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         self.process = None
         shutil.rmtree(self.socket_path.parent, ignore_errors=True)
 
@@ -95,6 +99,9 @@ class WarmDbt:
 def serve(socket_path: str) -> None:
     import importlib
 
+    # A process that ignores SIGTERM (a test runner may) passes that on to the processes it
+    # starts; this server must stop when asked.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for module in PRELOADED:
         importlib.import_module(module)
     # Reaped as they exit, so their CPU time counts as the server's children's.
