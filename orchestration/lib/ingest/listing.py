@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from orchestration.lib.ingest.api_backfill import GUARDDUTY_RETENTION_DAYS
@@ -86,7 +87,7 @@ def list_new_candidates(
     walk = (
         store.list()
         if cursor is None
-        else _walk(store, "", cursor, lookback, api_pages_lookback or lookback)
+        else _walk(store, "", _Window(cursor, lookback, api_pages_lookback or lookback))
     )
     objects = list(walk)
     dates = [day for day in (object_date(stored.key) for stored in objects) if day]
@@ -94,62 +95,59 @@ def list_new_candidates(
     return objects, None if newest is None else min(newest, today)
 
 
-def _walk(
-    store: ObjectStore,
-    prefix: str,
-    cursor: date,
-    lookback: timedelta,
-    api_pages_lookback: timedelta,
-) -> Iterator[StoredObject]:
-    if prefix.rstrip("/") == API_BACKFILL_PREFIX:
-        lookback = api_pages_lookback
-    start = cursor - lookback
+@dataclass(frozen=True)
+class _Window:
+    """The days a walk lists: from ``cursor - lookback`` on (the API pages' own lookback under
+    their prefix)."""
+
+    cursor: date
+    lookback: timedelta
+    api_pages_lookback: timedelta
+
+    @property
+    def start(self) -> date:
+        return self.cursor - self.lookback
+
+    def under(self, prefix: str) -> _Window:
+        if prefix.rstrip("/") == API_BACKFILL_PREFIX:
+            return replace(self, lookback=self.api_pages_lookback)
+        return self
+
+
+def _walk(store: ObjectStore, prefix: str, window: _Window) -> Iterator[StoredObject]:
+    window = window.under(prefix)
     level = store.list_folder(prefix)
     yield from level.objects
     for folder in level.folders:
         name = _name(folder)
         if _YEAR.match(name):
-            if int(name) >= start.year:
-                yield from _walk_year(store, folder, start, cursor, lookback, api_pages_lookback)
+            if int(name) >= window.start.year:
+                yield from _walk_year(store, folder, window)
         else:
-            yield from _walk(store, folder, cursor, lookback, api_pages_lookback)
+            yield from _walk(store, folder, window)
 
 
-def _walk_year(
-    store: ObjectStore,
-    prefix: str,
-    start: date,
-    cursor: date,
-    lookback: timedelta,
-    api_pages_lookback: timedelta,
-) -> Iterator[StoredObject]:
+def _walk_year(store: ObjectStore, prefix: str, window: _Window) -> Iterator[StoredObject]:
     year = int(_name(prefix))
     level = store.list_folder(prefix)
     yield from level.objects
     for folder in level.folders:
         month = _name(folder)
         if not (_MONTH_OR_DAY.match(month) and 1 <= int(month) <= 12):
-            yield from _walk(store, folder, cursor, lookback, api_pages_lookback)
-        elif (year, int(month)) >= (start.year, start.month):
-            yield from _walk_month(store, folder, start, cursor, lookback, api_pages_lookback)
+            yield from _walk(store, folder, window)
+        elif (year, int(month)) >= (window.start.year, window.start.month):
+            yield from _walk_month(store, folder, window)
 
 
-def _walk_month(
-    store: ObjectStore,
-    prefix: str,
-    start: date,
-    cursor: date,
-    lookback: timedelta,
-    api_pages_lookback: timedelta,
-) -> Iterator[StoredObject]:
+def _walk_month(store: ObjectStore, prefix: str, window: _Window) -> Iterator[StoredObject]:
     year, month = (int(part) for part in prefix.rstrip("/").split("/")[-2:])
     level = store.list_folder(prefix)
     yield from level.objects
     for folder in level.folders:
         day = _date_of(str(year), f"{month:02d}", _name(folder))
         if day is None:
-            yield from _walk(store, folder, cursor, lookback, api_pages_lookback)
-        elif day >= start:
+            yield from _walk(store, folder, window)
+        elif day >= window.start:
             yield from store.list(folder)
 
 
