@@ -192,3 +192,22 @@ def test_sensor_lists_s3_with_a_last_modified_cursor(fresh_settings, monkeypatch
             cursor = context.cursor
         again = new_raw_objects_sensor(dg.build_sensor_context(resources=resources, cursor=cursor))
         assert isinstance(again, dg.SkipReason)
+
+
+def test_steps_and_sensor_ticks_share_one_s3_client_per_configuration(definitions, monkeypatch):
+    from orchestration.lib.aws.s3 import CachedS3Resource
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9001")
+    resource = definitions.resources["s3"]
+    assert isinstance(resource, CachedS3Resource)
+    first = resource.get_client()
+
+    with dg.build_sensor_context(resources={"s3": resource}) as context:
+        assert context.resources.s3 is first
+    assert CachedS3Resource(region_name=resource.region_name, max_attempts=5).get_client() is first
+    assert CachedS3Resource(region_name="eu-west-3").get_client() is not first
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9002")
+    moved = resource.get_client()
+    assert moved is not first
+    assert moved.meta.endpoint_url == "http://127.0.0.1:9002"

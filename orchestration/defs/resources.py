@@ -3,10 +3,10 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from orchestration.lib.audit.alerts import SnsResource
 from orchestration.lib.aws.guardduty import GuardDutyResource
+from orchestration.lib.aws.s3 import CachedS3Resource
 from orchestration.lib.environment import (
     DBT_PROJECT_DIR,
     export_for_dbt,
@@ -29,7 +29,7 @@ def defs() -> dg.Definitions:
             "audit_settings": get_audit_settings(),
             # Credentials come from the standard AWS chain (role, profile or AWS_* variables),
             # never from configuration; AWS_ENDPOINT_URL_S3 points boto3 at another S3 server.
-            "s3": S3Resource(region_name=settings.aws_region, max_attempts=5),
+            "s3": CachedS3Resource(region_name=settings.aws_region, max_attempts=5),
             "quicksight": QuickSightResource(region_name=settings.aws_region, max_attempts=5),
             "guardduty": GuardDutyResource(region_name=settings.aws_region, max_attempts=5),
             "sns": SnsResource(region_name=settings.aws_region, max_attempts=5),
