@@ -104,6 +104,7 @@ def serve(socket_path: str) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for module in PRELOADED:
         importlib.import_module(module)
+    _warm_up(Path(socket_path).parent)
     # Reaped as they exit, so their CPU time counts as the server's children's.
     signal.signal(signal.SIGCHLD, _reap_children)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -117,6 +118,30 @@ def serve(socket_path: str) -> None:
             listener.close()
             _run_dbt(connection)
         connection.close()
+
+
+def _warm_up(scratch: Path) -> None:
+    """Parse the project twice in the server (the second time from the first's partial-parse
+    state), so every child inherits what dbt builds on its first command and then keeps for the
+    life of the process: the JSON schemas that validate flags, project and profile, and
+    mashumaro's (de)serialisers of the manifest's classes. The parses write only in ``scratch``.
+    """
+    from dbt.cli.main import cli
+
+    from orchestration.lib.environment import DBT_PROJECT_DIR
+
+    # Without the static parser: its Rust library holds locks that a forked child would inherit
+    # (a child's parse then waited forever).
+    arguments = ["parse", "--quiet", "--no-static-parser"]
+    arguments += ["--target-path", str(scratch), "--log-path", str(scratch)]
+    arguments += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    for _ in range(2):
+        try:
+            cli.main(args=arguments, prog_name="dbt", standalone_mode=False)
+        except Exception:  # a slower soak, not a failed one
+            traceback.print_exc()
+            print("warm dbt: the warm-up parse failed; each dbt run starts cold", file=sys.stderr)
+            return
 
 
 def _reap_children(*_: object) -> None:
