@@ -68,6 +68,17 @@ def test_each_table_keeps_at_most_two_manifests_however_many_batches_commit(tmp_
     )
 
 
+def test_opening_an_existing_lake_writes_nothing_into_it(tmp_path):
+    connect_lake(str(tmp_path / "lake"))
+    before = sorted(path for path in (tmp_path / "lake").rglob("*") if path.is_file())
+
+    for _ in range(3):
+        connect_lake(str(tmp_path / "lake"))
+
+    after = sorted(path for path in (tmp_path / "lake").rglob("*") if path.is_file())
+    assert after == before
+
+
 def test_a_table_made_with_older_properties_gets_the_current_ones_when_the_lake_is_opened(
     tmp_path,
 ):

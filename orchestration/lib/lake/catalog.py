@@ -53,16 +53,27 @@ class Lake:
 
     def create_tables(self) -> None:
         """Create the namespace and the tables that do not exist yet, and bring the properties
-        of existing ones up to date (safe to run concurrently)."""
-        self.catalog.create_namespace_if_not_exists(self.namespace)
+        of existing ones up to date (safe to run concurrently).
+
+        An existing table is only loaded: asking the catalog to create it again writes a
+        metadata file before the catalog refuses, an orphan for each table at every opening
+        (and a write that a read-only role is not allowed).
+        """
+        from pyiceberg.exceptions import NoSuchTableError
+
+        if not self.catalog.namespace_exists(self.namespace):
+            self.catalog.create_namespace_if_not_exists(self.namespace)
         for name in tables.TABLES:
-            table = self.catalog.create_table_if_not_exists(
-                (self.namespace, name),
-                schema=tables.SCHEMAS[name],
-                location=self.table_location(name),
-                partition_spec=tables.partition_spec(name),
-                properties=tables.TABLE_PROPERTIES[name],
-            )
+            try:
+                table = self.table(name)
+            except NoSuchTableError:
+                table = self.catalog.create_table_if_not_exists(
+                    (self.namespace, name),
+                    schema=tables.SCHEMAS[name],
+                    location=self.table_location(name),
+                    partition_spec=tables.partition_spec(name),
+                    properties=tables.TABLE_PROPERTIES[name],
+                )
             _update_properties(table, tables.TABLE_PROPERTIES[name])
 
 
