@@ -161,6 +161,20 @@ def test_filters_are_parameters_bound_to_inputs(dashboard_data: DashboardData) -
     assert params["severity"]["bind"]["labels"][0] == "All severities"
 
 
+def test_the_dashboard_and_every_exported_chart_are_valid_vega_lite(
+    dashboard_data: DashboardData,
+) -> None:
+    from altair.utils.schemapi import validate_jsonschema
+    from altair.vegalite.v6.schema import load_schema
+
+    schema = load_schema()
+    specs = {"dashboard": dashboard_spec(dashboard_data), **chart_specs(dashboard_data)}
+    for name, spec in specs.items():
+        assert validate_jsonschema(spec, schema, raise_error=False) is None, name
+    broken = {**specs["severity"], "mark": {"type": "no-such-mark"}}
+    assert validate_jsonschema(broken, schema, raise_error=False) is not None
+
+
 def test_data_and_map_are_embedded(dashboard_data: DashboardData) -> None:
     datasets = dashboard_spec(dashboard_data)["datasets"]
     assert datasets["world"]["type"] == "Topology"
