@@ -115,6 +115,17 @@ def test_partitions_with_few_small_files_are_left_alone(lake):
     assert result.tables[tables.FINDINGS].partitions_compacted == 0
 
 
+def test_by_default_no_partition_keeps_more_than_two_small_files(lake):
+    # Every reader opens each file of the partitions it reads, many times a day: a partition of
+    # one day's three ingests is already worth rewriting.
+    ingest_batches(lake, 0, 3)
+
+    maintain_lake(lake, MaintenancePolicy(), now=START + timedelta(hours=1))
+
+    assert len(data_files(lake, tables.FINDINGS)) == len(DAYS)
+    assert len(data_files(lake, tables.LEDGER)) == 1
+
+
 def test_compaction_drops_rows_of_dead_batches_only_once_they_are_old(lake):
     ingest_batches(lake, 0, 5)
     findings = lake.table(tables.FINDINGS)

@@ -17,7 +17,7 @@ class LakeMaintenanceConfig(dg.Config):
     """Defaults justified in orchestration/lib/lake/maintenance.py."""
 
     small_file_megabytes: int = 32
-    min_small_files: int = 8
+    min_small_files: int = 2
     invisible_row_min_age_hours: int = 24
     snapshot_retention_hours: int = 24
     orphan_min_age_days: int = 3

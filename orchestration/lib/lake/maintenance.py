@@ -10,7 +10,13 @@ partition read by dbt, alerts or reports costs one file per batch that ever wrot
   Rows keep every column, so the visibility rule ((ingest_batch_id, source_uri) in the ledger) is
   unchanged, except that findings and quarantine rows no ledger row will ever make visible (their
   batch is older than ``invisible_row_min_age`` and not in the ledger: an ingest that died before
-  its commit point) are dropped.
+  its commit point) are dropped. The default compacts a partition of more than two small files:
+  every reader (the lake health checks over 90 days of partitions, the alerts sensor, the ingest's
+  ledger look-ups) opens each file of the partitions it reads, several times a day, and rewriting
+  a day's few small files costs less than one day of reading them. In the 60-day soak, with more
+  than eight as the rule, the day-58 pipeline run opened 266 lake and 306 ledger files and the
+  archive backfill 538 ledger files; with more than two, 133, 156 and 252. The pipeline runs took
+  579 s instead of 673 and the backfills 81 s instead of 148, maintenance 73 s instead of 36.
 - **Snapshot expiry** removes snapshots superseded more than ``snapshot_retention`` ago (a day: far
   longer than any reader keeps a snapshot pinned). Every snapshot kept is in the table metadata
   that each commit copies and rewrites: measured on a busy 2-core machine, a 20-object ingest took
@@ -63,7 +69,7 @@ SORT_KEYS = {
 @dataclass(frozen=True)
 class MaintenancePolicy:
     small_file_bytes: int = 32 * 1024 * 1024
-    min_small_files: int = 8
+    min_small_files: int = 2
     invisible_row_min_age: timedelta = timedelta(days=1)
     snapshot_retention: timedelta = timedelta(days=1)
     orphan_min_age: timedelta = timedelta(days=3)
