@@ -10,6 +10,7 @@ longer passes through that seam).
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -87,27 +88,29 @@ class ReadMeter:
     of dbt's DuckDB (another process) are not counted.
     """
 
-    lake_root: Path
+    # The lake folder, as given and resolved, each ending with a separator.
+    prefixes: tuple[str, ...]
     lake: ReadCount = field(default_factory=ReadCount)
     ledger: ReadCount = field(default_factory=ReadCount)
     active: bool = False
-    # Paths under the lake start with one of these: a cheap test before resolving a path (every
-    # file the process opens passes through here).
-    prefixes: tuple[str, ...] = ()
 
     def record(self, path: str) -> None:
-        if not self.active or not os.path.abspath(path).startswith(self.prefixes):
+        if not self.active:
+            return
+        # Normalised without resolving links (a resolve per file opened was a tenth of the
+        # soak's own time): the lake folder holds none.
+        absolute = os.path.abspath(path)
+        if not absolute.startswith(self.prefixes):
             return
         try:
-            resolved = Path(path).resolve()
-            if not resolved.is_relative_to(self.lake_root) or not resolved.is_file():
-                return
-            size = resolved.stat().st_size
-        except (OSError, ValueError):
+            status = os.stat(absolute)
+        except OSError:
             return
-        count = self.ledger if "ledger" in resolved.as_posix() else self.lake
+        if not stat.S_ISREG(status.st_mode):
+            return
+        count = self.ledger if "ledger" in absolute else self.lake
         count.files += 1
-        count.bytes += size
+        count.bytes += status.st_size
 
     @contextmanager
     def measuring(self) -> Iterator[ReadMeter]:
@@ -119,8 +122,8 @@ class ReadMeter:
 
 
 def install_meter(lake_root: Path) -> ReadMeter:
-    prefixes = tuple({os.path.abspath(lake_root), str(lake_root.resolve())})
-    meter = ReadMeter(lake_root.resolve(), prefixes=prefixes)
+    folders = {os.path.abspath(lake_root), str(lake_root.resolve())}
+    meter = ReadMeter(prefixes=tuple(os.path.join(folder, "") for folder in folders))
 
     def hook(event: str, args: tuple) -> None:
         if event == "open" and meter.active and isinstance(args[0], str | os.PathLike):
