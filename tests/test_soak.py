@@ -55,6 +55,45 @@ def test_a_difference_names_the_finding_and_the_column():
     ]
 
 
+def test_the_oracle_reads_the_finding_type_and_checks_each_daily_mart_by_its_grain():
+    crypto = a_finding(id="c", type="CryptoCurrency:EC2/BitcoinTool.B!DNS", severity=8.0)
+    probe = a_finding(id="p", type="Recon:EC2/PortProbeUnprotectedPort", severity=2.0)
+    expected = oracle.expected_findings([observed(crypto, False, 0), observed(probe, False, 0)])
+    assert {
+        column: expected["c"].row[column]
+        for column in ("threat_purpose", "threat_family", "detection_mechanism", "artifact")
+    } == {
+        "threat_purpose": "CryptoCurrency",
+        "threat_family": "BitcoinTool",
+        "detection_mechanism": "B",
+        "artifact": "DNS",
+    }
+    assert expected["p"].row["detection_mechanism"] is None
+
+    day = expected["c"].row["created_at"].date()
+    account, region = expected["c"].row["account_id"], expected["c"].row["region"]
+    daily = {
+        "finding_date": day,
+        "account_id": account,
+        "region": region,
+        "finding_count": 2,
+        "occurrence_count": 2 * expected["c"].row["occurrence_count"],
+        "critical_finding_count": 0,
+        "high_finding_count": 1,
+        "medium_finding_count": 0,
+        "low_finding_count": 1,
+        "max_severity": 8.0,
+    }
+    marts = {mart: [] for mart in oracle.DAILY_MARTS} | {"agg_findings_by_country": []}
+    marts["agg_findings_daily"] = [{**daily, "high_finding_count": 0}]
+    differences = [
+        (item.mart, item.column)
+        for item in oracle.check_daily_aggregates(expected, marts)
+        if item.mart == "agg_findings_daily"
+    ]
+    assert differences == [("agg_findings_daily", "high_finding_count")]
+
+
 def test_one_alert_per_high_finding_seen_unarchived_and_none_for_a_suppressed_one():
     high = a_finding(id="high", severity=8.0)
     suppressed = a_finding(id="suppressed", severity=8.0)

@@ -69,11 +69,12 @@ SCENARIOS = (
 )
 CHECKED_MARTS = (
     "fct_findings",
-    "agg_findings_by_severity",
-    "agg_findings_by_action_type",
+    *oracle.DAILY_MARTS,
     "agg_findings_by_country",
     "fct_finding_archive_times",
+    "fct_findings_open_past_target",
     "agg_archive_compliance_by_severity",
+    "agg_account_region_coverage",
     "ingest_quarantine",
 )
 
@@ -437,6 +438,7 @@ class Soak:
             differences += oracle.check_findings(expected, marts["fct_findings"])
             differences += oracle.check_daily_aggregates(expected, marts)
             differences += oracle.check_compliance(expected, marts)
+            differences += oracle.check_coverage(observations, marts)
             quarantine = [
                 (str((self.source / item.key).resolve()), record.line_number, record.record_index)
                 for item in visible

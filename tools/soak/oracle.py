@@ -102,8 +102,9 @@ def expected_findings(observations: Iterable[Observation]) -> dict[str, Expected
         current = latest_copy.finding
         if is_sample(current):
             continue
+        versions = {_version_key(item.finding) for item in seen}
         expected[finding_id] = ExpectedFinding(
-            row=_fact_row(current, latest_copy.archived),
+            row={**_fact_row(current, latest_copy.archived), "version_count": len(versions)},
             countries=frozenset(_located_countries(current)),
             transitions=_transitions(seen),
             alertable=any(
@@ -136,6 +137,8 @@ def _fact_row(finding: dict[str, Any], archived: bool) -> dict[str, Any]:
         "account_id": finding["accountId"],
         "region": finding["region"],
         "finding_type": finding["type"],
+        **_type_parts(finding["type"]),
+        "resource_type": (finding.get("resource") or {}).get("resourceType"),
         "title": finding["title"],
         "severity": severity,
         "severity_label": severity_label(severity),
@@ -147,6 +150,22 @@ def _fact_row(finding: dict[str, Any], archived: bool) -> dict[str, Any]:
         "updated_at": naive_utc(parse_time(finding["updatedAt"])),
         "first_seen_at": naive_utc(parse_time(service["eventFirstSeen"])),
         "last_seen_at": naive_utc(parse_time(service["eventLastSeen"])),
+    }
+
+
+def _type_parts(finding_type: str) -> dict[str, str | None]:
+    """ThreatPurpose:ResourceTypeAffected/ThreatFamilyName.DetectionMechanism!Artifact, the last
+    two optional (GuardDuty's finding type format)."""
+    purpose, _, rest = finding_type.partition(":")
+    resource, _, rest = rest.partition("/")
+    rest, _, artifact = rest.partition("!")
+    family, _, mechanism = rest.partition(".")
+    return {
+        "threat_purpose": purpose,
+        "resource_type_affected": resource,
+        "threat_family": family,
+        "detection_mechanism": mechanism or None,
+        "artifact": artifact or None,
     }
 
 
@@ -214,27 +233,55 @@ def check_findings(
     return compare_rows("fct_findings", {key: item.row for key, item in expected.items()}, actual)
 
 
+# The daily marts grouped by columns of fct_findings: (finding_date, account_id, region) and these.
+DAILY_MARTS = {
+    "agg_findings_daily": (),
+    "agg_findings_by_severity": ("severity_label",),
+    "agg_findings_by_action_type": ("action_type",),
+    "agg_findings_by_resource_type": ("resource_type",),
+    "agg_findings_by_finding_type": (
+        "finding_type",
+        "threat_purpose",
+        "resource_type_affected",
+        "threat_family",
+    ),
+}
+# Measures beyond the counts, per mart.
+_SEVERITY_COUNTS = {f"{label.lower()}_finding_count": label for label in SEVERITY_LABELS}
+
+
 def check_daily_aggregates(
     expected: dict[str, ExpectedFinding], marts: dict[str, list[dict[str, Any]]]
 ) -> list[Difference]:
     differences = []
-    for mart, dimension in (
-        ("agg_findings_by_severity", "severity_label"),
-        ("agg_findings_by_action_type", "action_type"),
-    ):
-        groups: dict[tuple, dict[str, int]] = defaultdict(
-            lambda: {"finding_count": 0, "occurrence_count": 0}
-        )
+    for mart, dimensions in DAILY_MARTS.items():
+        groups: dict[tuple, dict[str, Any]] = {}
         for item in expected.values():
             row = item.row
-            key = (row["created_at"].date(), row["account_id"], row["region"], row[dimension])
-            groups[key]["finding_count"] += 1
-            groups[key]["occurrence_count"] += row["occurrence_count"]
+            key = (
+                row["created_at"].date(),
+                row["account_id"],
+                row["region"],
+                *(row[dimension] for dimension in dimensions),
+            )
+            group = groups.setdefault(key, _empty_group(mart))
+            group["finding_count"] += 1
+            group["occurrence_count"] += row["occurrence_count"]
+            if "max_severity" in group:
+                group["max_severity"] = max(group["max_severity"], row["severity"])
+            if mart == "agg_findings_daily":
+                for column, label in _SEVERITY_COUNTS.items():
+                    group[column] += row["severity_label"] == label
         actual = {
-            (row["finding_date"], row["account_id"], row["region"], row[dimension]): row
+            (
+                row["finding_date"],
+                row["account_id"],
+                row["region"],
+                *(row[dimension] for dimension in dimensions),
+            ): row
             for row in marts[mart]
         }
-        differences += compare_rows(mart, dict(groups), actual)
+        differences += compare_rows(mart, groups, actual)
     country_groups: dict[tuple, dict[str, int]] = defaultdict(
         lambda: {"finding_count": 0, "occurrence_count": 0}
     )
@@ -261,6 +308,15 @@ def check_daily_aggregates(
         actual[key] = row
     differences += compare_rows("agg_findings_by_country", dict(country_groups), actual)
     return differences
+
+
+def _empty_group(mart: str) -> dict[str, Any]:
+    group: dict[str, Any] = {"finding_count": 0, "occurrence_count": 0}
+    if mart in ("agg_findings_daily", "agg_findings_by_finding_type"):
+        group["max_severity"] = 0.0
+    if mart == "agg_findings_daily":
+        group.update(dict.fromkeys(_SEVERITY_COUNTS, 0))
+    return group
 
 
 def check_compliance(
@@ -300,14 +356,66 @@ def check_compliance(
         counts["currently_archived_count"] += archived_now
         counts["archived_within_target_count"] += bool(within)
         counts["open_past_target_count"] += open_past
+    open_past_target = {
+        finding_id: {
+            "severity_label": expected[finding_id].row["severity_label"],
+            "target_hours": TARGET_HOURS[expected[finding_id].row["severity_label"]],
+            "age_hours": _hours(expected[finding_id].row["created_at"], evaluated_at),
+            "was_unarchived": row["was_unarchived"],
+        }
+        for finding_id, row in per_finding.items()
+        if row["is_open_past_target"]
+    }
     differences = compare_rows(
         "fct_finding_archive_times", per_finding, {row["finding_id"]: row for row in rows}
+    )
+    differences += compare_rows(
+        "fct_findings_open_past_target",
+        open_past_target,
+        {row["finding_id"]: row for row in marts["fct_findings_open_past_target"]},
     )
     return differences + compare_rows(
         "agg_archive_compliance_by_severity",
         by_label,
         {row["severity_label"]: row for row in marts["agg_archive_compliance_by_severity"]},
     )
+
+
+def check_coverage(
+    observations: Iterable[Observation], marts: dict[str, list[dict[str, Any]]]
+) -> list[Difference]:
+    """agg_account_region_coverage: per account and Region, over every version delivered, real
+    findings and samples counted apart (a sample is activity, never a finding)."""
+    sources: dict[tuple[str, str], dict[str, Any]] = {}
+    real: dict[tuple[str, str], set[str]] = defaultdict(set)
+    samples: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for observation in observations:
+        finding = observation.finding
+        key = (finding["accountId"], finding["region"])
+        updated_at = naive_utc(parse_time(finding["updatedAt"]))
+        source = sources.setdefault(
+            key,
+            {
+                "first_finding_updated_at": None,
+                "latest_finding_updated_at": None,
+                "latest_version_updated_at": updated_at,
+            },
+        )
+        source["latest_version_updated_at"] = max(source["latest_version_updated_at"], updated_at)
+        if is_sample(finding):
+            samples[key].add(finding["id"])
+            continue
+        real[key].add(finding["id"])
+        first, latest = source["first_finding_updated_at"], source["latest_finding_updated_at"]
+        source["first_finding_updated_at"] = min(first, updated_at) if first else updated_at
+        source["latest_finding_updated_at"] = max(latest, updated_at) if latest else updated_at
+    for key, source in sources.items():
+        source["finding_count"] = len(real[key])
+        source["sample_finding_count"] = len(samples[key])
+    actual = {
+        (row["account_id"], row["region"]): row for row in marts["agg_account_region_coverage"]
+    }
+    return compare_rows("agg_account_region_coverage", sources, actual)
 
 
 def _hours(start: datetime, end: datetime) -> float:
