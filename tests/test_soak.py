@@ -94,6 +94,46 @@ def test_the_oracle_reads_the_finding_type_and_checks_each_daily_mart_by_its_gra
     assert differences == [("agg_findings_daily", "high_finding_count")]
 
 
+def test_the_oracle_lists_each_remote_endpoint_with_its_canonical_address_and_integer_asn():
+    probes = {
+        "actionType": "PORT_PROBE",
+        "portProbeAction": {
+            "portProbeDetails": [
+                {
+                    "localPortDetails": {"port": 22},
+                    "remoteIpDetails": {
+                        "ipAddressV6": "2001:DB8:0:0:0:0:0:1",
+                        "country": {"countryName": "Germany"},
+                        "organization": {"asn": 43350.0},
+                    },
+                },
+                {"localPortDetails": {"port": 80}, "remoteIpDetails": {}},
+            ]
+        },
+    }
+    finding = with_service(a_finding(id="probed"), action=probes)
+    expected = oracle.expected_findings([observed(finding, False, 0)])
+    endpoints = expected["probed"].endpoints
+    assert list(endpoints) == [("port_probe", 1)]
+    assert {
+        column: endpoints[("port_probe", 1)][column]
+        for column in ("ip_address", "ip_version", "country_code", "asn", "local_port")
+    } == {
+        "ip_address": "2001:db8::1",
+        "ip_version": 6,
+        "country_code": "DE",
+        "asn": "43350",
+        "local_port": 22,
+    }
+    built = [
+        {"finding_id": "probed", "endpoint_source": "port_probe", "endpoint_ordinal": 1}
+        | {**endpoints[("port_probe", 1)], "asn": "43350.0"}
+    ]
+    assert [(item.key, item.column) for item in oracle.check_endpoints(expected, built)] == [
+        ("('probed', 'port_probe', 1)", "asn")
+    ]
+
+
 def test_one_alert_per_high_finding_seen_unarchived_and_none_for_a_suppressed_one():
     high = a_finding(id="high", severity=8.0)
     suppressed = a_finding(id="suppressed", severity=8.0)

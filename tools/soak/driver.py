@@ -69,6 +69,11 @@ SCENARIOS = (
 )
 CHECKED_MARTS = (
     "fct_findings",
+    "fct_finding_remote_endpoints",
+    "fct_attack_sequences",
+    "agg_top_asns",
+    "agg_top_remote_ips",
+    *oracle.FIRST_SEEN_MARTS,
     *oracle.DAILY_MARTS,
     "agg_findings_by_country",
     "fct_finding_archive_times",
@@ -436,6 +441,10 @@ class Soak:
         ]
         if not missing:
             differences += oracle.check_findings(expected, marts["fct_findings"])
+            differences += oracle.check_endpoints(expected, marts["fct_finding_remote_endpoints"])
+            differences += oracle.check_first_seen(expected, marts)
+            differences += oracle.check_top_remote(expected, marts)
+            differences += oracle.check_attack_sequences(expected, marts["fct_attack_sequences"])
             differences += oracle.check_daily_aggregates(expected, marts)
             differences += oracle.check_compliance(expected, marts)
             differences += oracle.check_coverage(observations, marts)

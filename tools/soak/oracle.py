@@ -12,11 +12,12 @@ finding is never within target), open past target measured at the mart's own ``e
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from orchestration.lib.aws.guardduty import severity_label
@@ -57,6 +58,10 @@ class ExpectedFinding:
     transitions: tuple[tuple[datetime, bool], ...]
     # A High or Critical copy that is not archived was seen: the finding alerts, once.
     alertable: bool
+    # fct_finding_remote_endpoints' rows of the current version, by (source, ordinal).
+    endpoints: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    # fct_attack_sequences' row, for an attack sequence finding.
+    sequence: dict[str, Any] | None = None
 
     @property
     def first_archived_at(self) -> datetime | None:
@@ -103,8 +108,11 @@ def expected_findings(observations: Iterable[Observation]) -> dict[str, Expected
         if is_sample(current):
             continue
         versions = {_version_key(item.finding) for item in seen}
+        row = {**_fact_row(current, latest_copy.archived), "version_count": len(versions)}
         expected[finding_id] = ExpectedFinding(
-            row={**_fact_row(current, latest_copy.archived), "version_count": len(versions)},
+            row=row,
+            endpoints=_endpoints(current, row),
+            sequence=_sequence(current, row),
             countries=frozenset(_located_countries(current)),
             transitions=_transitions(seen),
             alertable=any(
@@ -167,6 +175,117 @@ def _type_parts(finding_type: str) -> dict[str, str | None]:
         "detection_mechanism": mechanism or None,
         "artifact": artifact or None,
     }
+
+
+def _sequence(finding: dict[str, Any], row: dict[str, Any]) -> dict[str, Any] | None:
+    if row["threat_purpose"].lower() != "attacksequence" and row["resource_type"] != (
+        "AttackSequence"
+    ):
+        return None
+    sequence = (finding["service"].get("detection") or {}).get("sequence") or {}
+    return {
+        "sequence_uid": sequence.get("uid"),
+        **{f"{part}_count": len(sequence.get(f"{part}s") or []) for part in _SEQUENCE_PARTS},
+        "severity_label": row["severity_label"],
+        "updated_at": row["updated_at"],
+    }
+
+
+_SEQUENCE_PARTS = ("signal", "actor", "endpoint", "resource")
+# The actions with one remote endpoint, in the order the model unions them.
+_SINGLE_ENDPOINT_SOURCES = {
+    "networkConnectionAction": "network_connection",
+    "awsApiCallAction": "aws_api_call",
+    "kubernetesApiCallAction": "kubernetes_api_call",
+    "rdsLoginAttemptAction": "rds_login_attempt",
+}
+
+
+def _endpoints(finding: dict[str, Any], row: dict[str, Any]) -> dict[tuple[str, int], dict]:
+    """Every remote endpoint of a version that has an address or a country: each action's
+    remoteIpDetails, each port probe, each endpoint of an attack sequence."""
+    action = finding["service"].get("action") or {}
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for name, source in _SINGLE_ENDPOINT_SOURCES.items():
+        details = (action.get(name) or {}).get("remoteIpDetails")
+        if details is not None:
+            direction = row["connection_direction"] if source == "network_connection" else None
+            found[(source, 1)] = _ip_details_endpoint(details, direction, None)
+    probes = (action.get("portProbeAction") or {}).get("portProbeDetails") or []
+    for ordinal, probe in enumerate(probes, start=1):
+        port = (probe.get("localPortDetails") or {}).get("port")
+        found[("port_probe", ordinal)] = _ip_details_endpoint(
+            probe.get("remoteIpDetails") or {}, None, int(port) if port is not None else None
+        )
+    sequence = (finding["service"].get("detection") or {}).get("sequence") or {}
+    for ordinal, endpoint in enumerate(sequence.get("endpoints") or [], start=1):
+        ip = _text(endpoint.get("ip"))
+        name = _text((endpoint.get("location") or {}).get("country"))
+        port = endpoint.get("port")
+        found[("attack_sequence", ordinal)] = _endpoint(
+            ip,
+            COUNTRY_CODES.get(name) if name else None,
+            _text((endpoint.get("autonomousSystem") or {}).get("number")),
+            None,
+            int(port) if port is not None else None,
+            located=name is not None,
+        )
+    return {
+        key: {**endpoint, "occurrence_count": row["occurrence_count"]}
+        for key, endpoint in found.items()
+        if endpoint.pop("kept")
+    }
+
+
+def _ip_details_endpoint(
+    details: dict[str, Any], direction: str | None, local_port: int | None
+) -> dict[str, Any]:
+    country = details.get("country") or {}
+    name, code = _text(country.get("countryName")), _text(country.get("countryCode"))
+    code = code.upper() if code else None
+    return _endpoint(
+        _text(details.get("ipAddressV4")) or _text(details.get("ipAddressV6")),
+        code if code and len(code) == 2 else COUNTRY_CODES.get(name or ""),
+        _text((details.get("organization") or {}).get("asn")),
+        direction,
+        local_port,
+        located=bool(name or code),
+    )
+
+
+def _endpoint(
+    ip: str | None,
+    country_code: str | None,
+    asn: str | None,
+    direction: str | None,
+    local_port: int | None,
+    located: bool,
+) -> dict[str, Any]:
+    version = None if ip is None else 6 if ":" in ip else 4
+    if version == 6:
+        ip = ipaddress.ip_address(ip).compressed
+    return {
+        "ip_address": ip,
+        "ip_version": version,
+        "country_code": country_code,
+        "asn": _integer_text(asn),
+        "connection_direction": direction,
+        "local_port": local_port,
+        "kept": ip is not None or located,
+    }
+
+
+def _text(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _integer_text(text: str | None) -> str | None:
+    try:
+        number = float(text) if text is not None else None
+    except ValueError:
+        return text
+    return str(int(number)) if number is not None and number.is_integer() else text
 
 
 def _located_countries(finding: dict[str, Any]) -> set[tuple[str | None, str]]:
@@ -248,6 +367,126 @@ DAILY_MARTS = {
 }
 # Measures beyond the counts, per mart.
 _SEVERITY_COUNTS = {f"{label.lower()}_finding_count": label for label in SEVERITY_LABELS}
+
+
+def check_endpoints(
+    expected: dict[str, ExpectedFinding], rows: list[dict[str, Any]]
+) -> list[Difference]:
+    wanted = {
+        (finding_id, *key): endpoint
+        for finding_id, item in expected.items()
+        for key, endpoint in item.endpoints.items()
+    }
+    actual = {
+        (row["finding_id"], row["endpoint_source"], row["endpoint_ordinal"]): row for row in rows
+    }
+    return compare_rows("fct_finding_remote_endpoints", wanted, actual)
+
+
+def check_attack_sequences(
+    expected: dict[str, ExpectedFinding], rows: list[dict[str, Any]]
+) -> list[Difference]:
+    wanted = {key: item.sequence for key, item in expected.items() if item.sequence}
+    actual = {row["finding_id"]: row for row in rows}
+    return compare_rows("fct_attack_sequences", wanted, actual)
+
+
+# First sightings per account of each value of the current findings' endpoints: ASNs other than
+# the placeholders -1 and 0, and countries (every simulated country is in the seed).
+FIRST_SEEN_MARTS = {
+    "agg_first_seen_remote_asns": "asn",
+    "agg_first_seen_remote_countries": "country_code",
+}
+
+
+def check_first_seen(
+    expected: dict[str, ExpectedFinding], marts: dict[str, list[dict[str, Any]]]
+) -> list[Difference]:
+    differences = []
+    for mart, column in FIRST_SEEN_MARTS.items():
+        sightings: dict[tuple, list[tuple[datetime, str]]] = defaultdict(list)
+        for finding_id, item in expected.items():
+            seen_at = item.row["first_seen_at"] or item.row["created_at"]
+            values = {endpoint[column] for endpoint in item.endpoints.values()}
+            for value in values - {None, "-1", "0"}:
+                sightings[(item.row["account_id"], value)].append((seen_at, finding_id))
+        wanted = {
+            key: {
+                "first_finding_id": min(seen)[1],
+                "first_seen_at": min(seen)[0],
+                "latest_seen_at": max(seen)[0],
+                "finding_count": len(seen),
+            }
+            for key, seen in sightings.items()
+        }
+        actual = {(row["account_id"], row[column]): row for row in marts[mart]}
+        differences += compare_rows(mart, wanted, actual)
+    return differences
+
+
+def check_top_remote(
+    expected: dict[str, ExpectedFinding], marts: dict[str, list[dict[str, Any]]]
+) -> list[Difference]:
+    """agg_top_asns and agg_top_remote_ips: per value, the findings and occurrences behind it and
+    its rank (most findings, then occurrences, then the value); an address takes its country and
+    ASN from its newest finding that has one."""
+    asns: dict[str, dict[str, Any]] = {}
+    addresses: dict[str, dict[str, Any]] = {}
+    sightings: list[tuple[str, str, date, tuple[str, int], dict[str, Any]]] = []
+    for finding_id, item in expected.items():
+        occurrences, day = item.row["occurrence_count"], item.row["created_at"].date()
+        for asn in {endpoint["asn"] for endpoint in item.endpoints.values()} - {None}:
+            ips = {ep["ip_address"] for ep in item.endpoints.values() if ep["asn"] == asn}
+            row = asns.setdefault(
+                asn, {"finding_count": 0, "occurrence_count": 0, "endpoint_ip_count": 0}
+            )
+            row["finding_count"] += 1
+            row["occurrence_count"] += occurrences
+            row["endpoint_ip_count"] += len(ips - {None})
+        for ip in {endpoint["ip_address"] for endpoint in item.endpoints.values()} - {None}:
+            row = addresses.setdefault(ip, {"finding_count": 0, "occurrence_count": 0, "days": []})
+            row["finding_count"] += 1
+            row["occurrence_count"] += occurrences
+            row["days"].append(day)
+        for key, endpoint in item.endpoints.items():
+            if endpoint["ip_address"]:
+                sightings.append((endpoint["ip_address"], finding_id, day, key, endpoint))
+    for rank, asn in enumerate(_ranked(asns), start=1):
+        asns[asn]["asn_rank"] = rank
+    # Newest first (day, then finding id, descending), then by source and ordinal.
+    sightings.sort(key=lambda sighting: sighting[3])
+    sightings.sort(key=lambda sighting: (sighting[2], sighting[1]), reverse=True)
+    for rank, ip in enumerate(_ranked(addresses), start=1):
+        row = addresses[ip]
+        days = row.pop("days")
+        mine = [sighting[4] for sighting in sightings if sighting[0] == ip]
+        located = [ep for ep in mine if ep["country_code"]] or mine
+        numbered = [ep for ep in mine if ep["asn"]] or mine
+        row.update(
+            ip_rank=rank,
+            first_finding_date=min(days),
+            last_finding_date=max(days),
+            country_code=located[0]["country_code"],
+            asn=numbered[0]["asn"],
+        )
+    return compare_rows(
+        "agg_top_asns", asns, {row["asn"]: row for row in marts["agg_top_asns"]}
+    ) + compare_rows(
+        "agg_top_remote_ips",
+        addresses,
+        {row["ip_address"]: row for row in marts["agg_top_remote_ips"]},
+    )
+
+
+def _ranked(groups: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(
+        groups,
+        key=lambda value: (
+            -groups[value]["finding_count"],
+            -groups[value]["occurrence_count"],
+            value,
+        ),
+    )
 
 
 def check_daily_aggregates(
