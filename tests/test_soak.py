@@ -134,6 +134,40 @@ def test_the_oracle_lists_each_remote_endpoint_with_its_canonical_address_and_in
     ]
 
 
+def test_the_top_asns_rank_by_findings_then_occurrences_then_asn():
+    def calling(finding_id: str, asn: str, count: int) -> dict:
+        action = {
+            "actionType": "AWS_API_CALL",
+            "awsApiCallAction": {
+                "remoteIpDetails": {"ipAddressV4": "198.51.100.7", "organization": {"asn": asn}}
+            },
+        }
+        return with_service(a_finding(id=finding_id), action=action, count=count)
+
+    expected = oracle.expected_findings(
+        [observed(calling(*args), False, 0) for args in [("a", "64500", 1), ("b", "64501", 5)]]
+    )
+    marts = {"agg_top_asns": [], "agg_top_remote_ips": []}
+    wanted = {
+        (item.key, item.column, item.expected)
+        for item in oracle.check_top_remote(expected, marts)
+        if item.mart == "agg_top_asns"
+    }
+    assert wanted == {("64501", "(row)", "present"), ("64500", "(row)", "present")}
+    counts = {"finding_count": 1, "endpoint_ip_count": 1}
+    # Ranked by ASN alone: the one with more occurrences must come first.
+    marts["agg_top_asns"] = [
+        {"asn": "64500", "occurrence_count": 1, "asn_rank": 1, **counts},
+        {"asn": "64501", "occurrence_count": 5, "asn_rank": 2, **counts},
+    ]
+    differences = [
+        (item.key, item.column, item.expected)
+        for item in oracle.check_top_remote(expected, marts)
+        if item.mart == "agg_top_asns"
+    ]
+    assert differences == [("64500", "asn_rank", 2), ("64501", "asn_rank", 1)]
+
+
 def test_one_alert_per_high_finding_seen_unarchived_and_none_for_a_suppressed_one():
     high = a_finding(id="high", severity=8.0)
     suppressed = a_finding(id="suppressed", severity=8.0)

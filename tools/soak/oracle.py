@@ -5,9 +5,12 @@ The rules are the data contract's: a version is (id, updatedAt, count) and the c
 greatest updatedAt, then count; copies of a version are ordered by when they were observed and the
 latest gives its archive state; samples are excluded; severity bands; action type NONE; one
 country row per distinct located country, else 'Unknown'; one quarantine record per bad object,
-line or array element. Compliance follows the issue's choices: "within target" only for findings
-archived now, judged by the observation of the archive transition that holds now (a reopened
-finding is never within target), open past target measured at the mart's own ``evaluated_at``.
+line or array element; a remote endpoint per action's remoteIpDetails, port probe and attack
+sequence endpoint that has an address or a country (IPv6 in canonical form, ASN as integer text),
+the top lists ranked by findings, then occurrences, then the value. Compliance follows the
+project's choices: "within target" only for findings archived now, judged by the observation of
+the archive transition that holds now (a reopened finding is never within target), open past
+target measured at the mart's own ``evaluated_at``.
 """
 
 from __future__ import annotations
