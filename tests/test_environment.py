@@ -106,8 +106,9 @@ def test_only_athena_as_the_dbt_target_means_the_marts_are_in_athena(monkeypatch
 
 def test_the_project_reads_its_variables_only_in_the_environment_module():
     """Elsewhere only the dbt plugin (inside dbt's process), the lake catalog (the AWS SDK's own
-    variables, for PyIceberg), the dashboard (the user's cache folder) and the command line
-    (Dagster's DAGSTER_HOME) touch the environment."""
+    variables, for PyIceberg), the S3 resource (the same variables, as the key of its shared
+    client), the dashboard (the user's cache folder) and the command line (Dagster's DAGSTER_HOME)
+    touch the environment."""
     package = Path(__file__).resolve().parents[1] / "orchestration"
     readers = {
         str(path.relative_to(package))
@@ -116,6 +117,7 @@ def test_the_project_reads_its_variables_only_in_the_environment_module():
     }
     assert readers == {
         "cli.py",
+        "lib/aws/s3.py",
         "lib/environment.py",
         "lib/lake/dbt_duckdb_plugin.py",
         "lib/lake/catalog.py",
