@@ -180,6 +180,9 @@ def _type_parts(finding_type: str) -> dict[str, str | None]:
     }
 
 
+_SEQUENCE_PARTS = ("signal", "actor", "endpoint", "resource")
+
+
 def _sequence(finding: dict[str, Any], row: dict[str, Any]) -> dict[str, Any] | None:
     if row["threat_purpose"].lower() != "attacksequence" and row["resource_type"] != (
         "AttackSequence"
@@ -194,7 +197,6 @@ def _sequence(finding: dict[str, Any], row: dict[str, Any]) -> dict[str, Any] | 
     }
 
 
-_SEQUENCE_PARTS = ("signal", "actor", "endpoint", "resource")
 # The actions with one remote endpoint, in the order the model unions them.
 _SINGLE_ENDPOINT_SOURCES = {
     "networkConnectionAction": "network_connection",
