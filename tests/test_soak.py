@@ -42,7 +42,7 @@ def test_the_oracle_leaves_out_samples_and_names_action_type_none():
     expected = oracle.expected_findings([observed(sample, False, 0), observed(runtime, False, 0)])
     assert list(expected) == ["runtime"]
     assert expected["runtime"].row["action_type"] == "NONE"
-    assert expected["runtime"].countries == frozenset()
+    assert expected["runtime"].country_codes == frozenset()
 
 
 def test_a_difference_names_the_finding_and_the_column():
@@ -115,6 +115,7 @@ def test_the_oracle_lists_each_remote_endpoint_with_its_canonical_address_and_in
     expected = oracle.expected_findings([observed(finding, False, 0)])
     endpoints = expected["probed"].endpoints
     assert list(endpoints) == [("port_probe", 1)]
+    assert expected["probed"].country_codes == {"DE"}
     assert {
         column: endpoints[("port_probe", 1)][column]
         for column in ("ip_address", "ip_version", "country_code", "asn", "local_port")

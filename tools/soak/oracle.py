@@ -30,12 +30,6 @@ from tools.soak.world import Observation, parse_time
 TARGET_HOURS = {"Critical": 24.0, "High": 24.0, "Medium": 168.0, "Low": 720.0}
 SEVERITY_LABELS = ("Critical", "High", "Medium", "Low")
 COUNTRY_CODES = {country.name: country.code for country in COUNTRIES}
-REMOTE_DETAIL_ACTIONS = (
-    "networkConnectionAction",
-    "awsApiCallAction",
-    "kubernetesApiCallAction",
-    "rdsLoginAttemptAction",
-)
 
 
 @dataclass(frozen=True)
@@ -56,7 +50,8 @@ class Difference:
 @dataclass(frozen=True)
 class ExpectedFinding:
     row: dict[str, Any]
-    countries: frozenset[tuple[str | None, str]]
+    # The country codes of the located endpoints (None for a country the seed does not name).
+    country_codes: frozenset[str | None]
     # Archive transitions: (first observed at, archived), in time order.
     transitions: tuple[tuple[datetime, bool], ...]
     # A High or Critical copy that is not archived was seen: the finding alerts, once.
@@ -112,11 +107,12 @@ def expected_findings(observations: Iterable[Observation]) -> dict[str, Expected
             continue
         versions = {_version_key(item.finding) for item in seen}
         row = {**_fact_row(current, latest_copy.archived), "version_count": len(versions)}
+        endpoints, country_codes = _endpoints(current, row)
         expected[finding_id] = ExpectedFinding(
             row=row,
-            endpoints=_endpoints(current, row),
+            endpoints=endpoints,
             sequence=_sequence(current, row),
-            countries=frozenset(_located_countries(current)),
+            country_codes=frozenset(country_codes),
             transitions=_transitions(seen),
             alertable=any(
                 not item.archived and float(item.finding["severity"]) >= 7.0 for item in seen
@@ -206,9 +202,12 @@ _SINGLE_ENDPOINT_SOURCES = {
 }
 
 
-def _endpoints(finding: dict[str, Any], row: dict[str, Any]) -> dict[tuple[str, int], dict]:
-    """Every remote endpoint of a version that has an address or a country: each action's
-    remoteIpDetails, each port probe, each endpoint of an attack sequence."""
+def _endpoints(
+    finding: dict[str, Any], row: dict[str, Any]
+) -> tuple[dict[tuple[str, int], dict[str, Any]], set[str | None]]:
+    """Every remote endpoint of a version that has an address or a country (each action's
+    remoteIpDetails, each port probe, each endpoint of an attack sequence), and the country codes
+    of those that have a country."""
     action = finding["service"].get("action") or {}
     found: dict[tuple[str, int], dict[str, Any]] = {}
     for name, source in _SINGLE_ENDPOINT_SOURCES.items():
@@ -235,11 +234,14 @@ def _endpoints(finding: dict[str, Any], row: dict[str, Any]) -> dict[tuple[str, 
             int(port) if port is not None else None,
             located=name is not None,
         )
-    return {
-        key: {**endpoint, "occurrence_count": row["occurrence_count"]}
-        for key, endpoint in found.items()
-        if endpoint.pop("kept")
-    }
+    endpoints, country_codes = {}, set()
+    for key, endpoint in found.items():
+        if endpoint.pop("located"):
+            country_codes.add(endpoint["country_code"])
+        elif endpoint["ip_address"] is None:
+            continue
+        endpoints[key] = {**endpoint, "occurrence_count": row["occurrence_count"]}
+    return endpoints, country_codes
 
 
 def _ip_details_endpoint(
@@ -276,7 +278,7 @@ def _endpoint(
         "asn": _integer_text(asn),
         "connection_direction": direction,
         "local_port": local_port,
-        "kept": ip is not None or located,
+        "located": located,
     }
 
 
@@ -291,27 +293,6 @@ def _integer_text(text: str | None) -> str | None:
     except ValueError:
         return text
     return str(int(number)) if number is not None and number.is_integer() else text
-
-
-def _located_countries(finding: dict[str, Any]) -> set[tuple[str | None, str]]:
-    """(country code, name) of every remote endpoint of the version that has a country."""
-    service = finding["service"]
-    action = service.get("action") or {}
-    details = [(action.get(name) or {}).get("remoteIpDetails") for name in REMOTE_DETAIL_ACTIONS]
-    for probe in (action.get("portProbeAction") or {}).get("portProbeDetails") or []:
-        details.append(probe.get("remoteIpDetails"))
-    countries = set()
-    for detail in details:
-        country = (detail or {}).get("country") or {}
-        name = country.get("countryName") or ""
-        if name:
-            countries.add((country.get("countryCode") or COUNTRY_CODES.get(name), name))
-    sequence = (service.get("detection") or {}).get("sequence") or {}
-    for endpoint in sequence.get("endpoints") or []:
-        name = (endpoint.get("location") or {}).get("country") or ""
-        if name:
-            countries.add((COUNTRY_CODES.get(name), name))
-    return countries
 
 
 # -- comparison --------------------------------------------------------------------------------
@@ -531,7 +512,7 @@ def check_daily_aggregates(
     )
     for item in expected.values():
         row = item.row
-        codes = {code for code, _ in item.countries} or {None}
+        codes = item.country_codes or {None}
         for code in codes:
             key = (row["created_at"].date(), row["account_id"], row["region"], code)
             country_groups[key]["finding_count"] += 1
