@@ -442,10 +442,13 @@ def check_top_remote(
     # Newest first (day, then finding id, descending), then by source and ordinal.
     sightings.sort(key=lambda sighting: sighting[3])
     sightings.sort(key=lambda sighting: (sighting[2], sighting[1]), reverse=True)
+    newest_first: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for ip, *_, endpoint in sightings:
+        newest_first[ip].append(endpoint)
     for rank, ip in enumerate(_ranked(addresses), start=1):
         row = addresses[ip]
         days = row.pop("days")
-        mine = [sighting[4] for sighting in sightings if sighting[0] == ip]
+        mine = newest_first[ip]
         located = [ep for ep in mine if ep["country_code"]] or mine
         numbered = [ep for ep in mine if ep["asn"]] or mine
         row.update(
