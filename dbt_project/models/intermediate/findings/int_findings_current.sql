@@ -6,14 +6,23 @@
     what changed (macros/changed_findings.sql).
 
     The versions are ranked on narrow rows (the ordering columns); the wide staged row, with its
-    JSON, is joined back for the current version only.
+    JSON, is fetched for the current versions only, by its row handle (macros/row_handle.sql).
 #}
 
 with
 
 finding_versions as (
 
-    select * from {{ ref('stg_guardduty__findings') }}
+    select
+        {{ staged_row_handle() }} as staged_row,
+        finding_id,
+        finding_version_id,
+        updated_at,
+        event_count,
+        ingested_at,
+        ingest_batch_id,
+        updated_date
+    from {{ ref('stg_guardduty__findings') }}
 
 ),
 
@@ -36,7 +45,7 @@ changed_findings as (
 ranked as (
 
     select
-        finding_version_id,
+        staged_row,
         count(*) over (partition by finding_id) as version_count,
         max(ingested_at) over (partition by finding_id) as last_ingested_at,
         row_number() over (
@@ -57,14 +66,14 @@ ranked as (
 current_versions as (
 
     select
-        finding_versions.*,
+        staged.*,
         ranked.version_count,
         ranked.last_ingested_at,
         ranked.version_rank,
         {{ reranked_now() }} as reranked_at
     from ranked
-    inner join finding_versions
-        on ranked.finding_version_id = finding_versions.finding_version_id
+    inner join {{ ref('stg_guardduty__findings') }} as staged
+        on {{ staged_row_handle('staged') }} = ranked.staged_row
     where ranked.version_rank = 1
 
 )
