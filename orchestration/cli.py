@@ -18,8 +18,11 @@ from orchestration.lib.environment import (
     export_for_dbt,
     get_settings,
 )
+from orchestration.lib.transform.dbt_artifacts import manifest_fingerprint
 
 LOCAL_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.local.yaml"
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+MANIFEST_MADE_FROM = DBT_PROJECT_DIR / "target" / "manifest.made-from"
 
 
 def _dbt(*args: str, settings: Settings) -> None:
@@ -38,8 +41,26 @@ def _dbt(*args: str, settings: Settings) -> None:
 
 
 def prepare(settings: Settings) -> None:
-    """Write dbt's manifest.json, which the Dagster code location loads instead of parsing."""
+    """Write dbt's manifest.json, which the Dagster code location loads instead of parsing, and
+    record what it was made from."""
+    made_from = manifest_fingerprint(DBT_PROJECT_DIR, settings.dbt_target, os.environ)
     _dbt("parse", "--quiet", settings=settings)
+    MANIFEST_MADE_FROM.write_text(f"{made_from} {_manifest_stat()}")
+
+
+def prepare_if_changed(settings: Settings) -> None:
+    """``prepare``, unless the manifest is the one written from the same project files, target,
+    dbt packages and environment (another dbt command that rewrote it changes its stat)."""
+    made_from = manifest_fingerprint(DBT_PROJECT_DIR, settings.dbt_target, os.environ)
+    recorded = MANIFEST_MADE_FROM.read_text() if MANIFEST_MADE_FROM.is_file() else ""
+    if MANIFEST.is_file() and recorded == f"{made_from} {_manifest_stat()}":
+        return
+    prepare(settings)
+
+
+def _manifest_stat() -> str:
+    stat = MANIFEST.stat()
+    return f"{stat.st_mtime_ns}:{stat.st_size}"
 
 
 def ensure_demo_corpus(settings: Settings) -> None:
@@ -85,7 +106,7 @@ def run(settings: Settings) -> int:
 
     if settings.source_is_default:
         ensure_demo_corpus(settings)
-    prepare(settings)
+    prepare_if_changed(settings)
     _prepare_instance(settings)
     from orchestration.definitions import defs
 
