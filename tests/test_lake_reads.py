@@ -76,3 +76,34 @@ def test_the_latest_ingest_time_comes_from_file_statistics_or_else_from_the_rows
     assert _ledger_ingest_times(without)[0] == latest
     no_bounds = reader.pin(connect_lake(str(without))).tables[tables.LEDGER]._tasks()
     assert all(not task.file.upper_bounds for task in no_bounds)
+
+
+def test_an_incremental_read_chooses_its_files_from_the_manifests_bounds_before_opening_any(
+    tmp_path,
+):
+    lake_path = tmp_path / "lake"
+    write_batch(lake_path, "20240302T000000000000Z-old", "2024-03-02T00:00:00Z", [finding("old")])
+    write_batch(lake_path, "20240303T000000000000Z-new", "2024-03-03T00:00:00Z", [finding("new")])
+    views = duckdb.connect()
+    reader.pin(connect_lake(str(lake_path))).create_duckdb_views(views, "lake")
+    connection = views.cursor()
+
+    # The batch ids are longer than the 16 characters Iceberg keeps of a string bound.
+    chosen = [
+        path
+        for (path,) in connection.execute(
+            "select file_path from lake.data_files where table_name = 'findings' "
+            "and last_batch_id >= '20240303T000000000000Z-new'"
+        ).fetchall()
+    ]
+    connection.execute("call enable_logging('FileSystem', level = 'trace')")
+    rows = connection.execute(
+        "select finding_id, ingest_batch_id from lake.findings_files(?)", [chosen]
+    ).fetchall()
+
+    assert rows == [("new", "20240303T000000000000Z-new")]
+    assert set(_bytes_read_per_file(connection)) == set(chosen)
+    listed = connection.execute(
+        "select table_name, count(*) from lake.data_files group by all order by all"
+    ).fetchall()
+    assert listed == [(tables.FINDINGS, 2), (tables.LEDGER, 2)]

@@ -27,13 +27,73 @@
     )
 {%- endmacro %}
 
-{#- The committed rows of a lake table (`lake_rows`) in `batch_range` that also meet `where`. -#}
-{% macro committed_lake_rows(table, batch_range='is not null', where='true') -%}
+{#-
+    The committed rows of a lake table (`lake_rows`) in `batch_range` that also meet `where`, read
+    from the data files that meet `files` (a predicate on `files`, a row of the lake's data-file
+    list: see lake_table) when given.
+-#}
+{% macro committed_lake_rows(table, batch_range='is not null', where='true', files=none) -%}
     select lake_rows.*
-    from {{ source('guardduty_lake', table) }} as lake_rows
+    from {{ lake_table(table, files) }} as lake_rows
     where lake_rows.ingest_batch_id {{ batch_range }}
         and {{ where }}
         and {{ committed_in_lake('lake_rows', batch_range) }}
+{%- endmacro %}
+
+{#-
+    A lake table, or on DuckDB only its data files that meet `files`. DuckDB opens every file of a
+    view to skip it by its statistics, 16-20 kB of footer each: after a backfill that wrote a
+    thousand small files, that was more than an incremental run's new data. The lake views' plugin
+    lists each file with its partition date and ingest batch bounds from the Iceberg manifests
+    (`data_files`, orchestration/lib/lake/reader.py), and the files are chosen from that list
+    first, as Athena prunes Iceberg data files by the same bounds. A unit test's or an --empty
+    build's inputs stand in for the lake table: they are read whole.
+-#}
+{% macro lake_table(table, files=none) -%}
+    {{ return(adapter.dispatch('lake_table', 'guardduty')(table, files)) }}
+{%- endmacro %}
+
+{% macro default__lake_table(table, files) -%}
+    {{ source('guardduty_lake', table) }}
+{%- endmacro %}
+
+{% macro duckdb__lake_table(table, files) -%}
+    {%- set lake = source('guardduty_lake', table) -%}
+    {%- if files is none or not execute or model.resource_type == 'unit_test' or flags.EMPTY -%}
+        {{ lake }}
+    {%- else -%}
+        {%- set data_files = api.Relation.create(
+            database=lake.database, schema=lake.schema, identifier='data_files'
+        ) -%}
+        {%- set chosen = run_query(
+            'select file_path from ' ~ data_files ~ " as files where files.table_name = '"
+            ~ table ~ "' and (" ~ files ~ ') order by file_path'
+        ).columns[0].values() -%}
+        {%- if chosen | length == 0 -%}
+            (select * from {{ lake }} where false)
+        {%- else -%}
+            {{ lake.database }}.{{ lake.schema }}.{{ table }}_files([
+                {%- for path in chosen %}'{{ path | replace("'", "''") }}'{{ ',' if not loop.last }}{% endfor -%}
+            ])
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    Data files (see lake_table) that may hold rows of new_lake_batches(processed): their batch
+    bounds (truncated by Iceberg, still bounds) overlap the new batches' range.
+-#}
+{% macro files_of_new_lake_batches(processed=none) -%}
+    {%- set new_batches = new_lake_batches(processed) -%}
+    (files.last_batch_id is null
+        or files.last_batch_id >= (select min(ingest_batch_id) from ({{ new_batches }}) as first_new))
+    and (files.first_batch_id is null
+        or files.first_batch_id <= (select max(ingest_batch_id) from ({{ new_batches }}) as last_new))
+{%- endmacro %}
+
+{#- Data files (see lake_table) of the partitions in the backfill window, and undated ones. -#}
+{% macro files_in_backfill_window() -%}
+    files.partition_date is null or {{ in_backfill_window('files.partition_date') }}
 {%- endmacro %}
 
 {#-

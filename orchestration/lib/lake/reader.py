@@ -37,6 +37,7 @@ from orchestration.lib.lake.catalog import Lake
 if TYPE_CHECKING:
     # Imported where used at run time: loading the Dagster definitions needs neither.
     import pyarrow as pa
+    from pyiceberg.manifest import DataFile
     from pyiceberg.table import Table
 
 # (source_uri, object_size, object_version): an object as listed, and as the ledger records it.
@@ -76,7 +77,10 @@ class PinnedTable:
         ).to_arrow()
 
     def data_files(self) -> list[str]:
-        return [task.file.file_path for task in self._tasks()]
+        return [file.file_path for file in self.files()]
+
+    def files(self) -> list[DataFile]:
+        return [task.file for task in self._tasks()]
 
     def latest(self, timestamp_column: str) -> datetime | None:
         """The latest value of a timestamp column in the snapshot, from its data files'
@@ -159,32 +163,72 @@ class PinnedLake:
         return scanned.filter(keep).select(wanted)
 
     def create_duckdb_views(self, connection, schema: str) -> None:
-        """Views named after the tables over the pinned snapshots' data files, in ``schema``.
+        """Views named after the tables over the pinned snapshots' data files, in ``schema``; for
+        reading some of the files only, a table macro ``<table>_files(files)`` that selects the
+        same columns from the files given, and the table ``data_files`` that lists each file with
+        its partition date and ingest batch bounds from the Iceberg manifests.
 
-        Data files never change once written, so the connection keeps their Parquet footers:
-        every query that filters the views (by batch range, dates) would otherwise re-read the
-        footer of every file to skip it, as much as the data it reads on an incremental run.
+        DuckDB opens every file of a view to skip it by its statistics (16-20 kB of footer each);
+        ``data_files`` lets an incremental dbt model choose its files first, as Athena prunes
+        Iceberg data files by the manifests' bounds. Data files never change once written, so
+        the connection also keeps the footers of the files it opened.
         """
         validate_sql_identifier(schema, "DuckDB schema of the lake views")
         connection.execute("set global parquet_metadata_cache = true")
         connection.execute(f'create schema if not exists "{schema}"')
+        listed_files = []
         for name, pinned in self.tables.items():
             columns = [
                 (field.name, _DUCKDB_TYPES[type(field.field_type)])
                 for field in tables.SCHEMAS[name].fields
             ]
-            files = [_local_path(path) for path in pinned.data_files()]
+            selected = ", ".join(
+                f'cast("{column}" as {kind}) as "{column}"' for column, kind in columns
+            )
+            # Column names come from tables.py; file paths are quoted by _sql_string.
+            of_files = f"select {selected} from read_parquet(files)"  # noqa: S608
+            connection.execute(
+                f'create or replace macro "{schema}"."{name}_files"(files) as table {of_files}'
+            )
+            files = [
+                (_local_path(file.file_path), *_file_bounds(name, file)) for file in pinned.files()
+            ]
+            listed_files += [(name, *file) for file in files]
             if files:
-                selected = ", ".join(
-                    f'cast("{column}" as {kind}) as "{column}"' for column, kind in columns
-                )
-                listed = ", ".join(_sql_string(path) for path in files)
-                # Column names come from tables.py; file paths are quoted by _sql_string.
+                listed = ", ".join(_sql_string(path) for path, *_ in files)
                 body = f"select {selected} from read_parquet([{listed}])"  # noqa: S608
             else:
                 nulls = ", ".join(f'cast(null as {kind}) as "{column}"' for column, kind in columns)
                 body = f"select {nulls} where false"
             connection.execute(f'create or replace view "{schema}"."{name}" as {body}')
+        connection.execute(
+            f'create or replace table "{schema}".data_files (table_name varchar, '
+            "file_path varchar, partition_date date, first_batch_id varchar, "
+            "last_batch_id varchar)"
+        )
+        if listed_files:
+            connection.executemany(
+                f'insert into "{schema}".data_files values (?, ?, ?, ?, ?)',  # noqa: S608
+                listed_files,
+            )
+
+
+def _file_bounds(name: str, file: DataFile) -> tuple[date | None, str | None, str | None]:
+    """A data file's partition date and the bounds of its ingest batch ids, from the manifest.
+
+    String bounds are truncated (Iceberg's default metrics keep 16 characters): the lower one is a
+    prefix of the least id, the upper one sorts after the greatest, so they still bound the ids.
+    """
+    partition = file.partition[0]
+    field_id = tables.SCHEMAS[name].find_field("ingest_batch_id").field_id
+    lower, upper = (
+        (bounds or {}).get(field_id) for bounds in (file.lower_bounds, file.upper_bounds)
+    )
+    return (
+        None if partition is None else days_to_date(partition),
+        None if lower is None else from_bytes(StringType(), lower),
+        None if upper is None else from_bytes(StringType(), upper),
+    )
 
 
 def pin(lake: Lake, snapshot_ids: Mapping[str, int | None] | None = None) -> PinnedLake:

@@ -13,7 +13,8 @@ lake_findings as (
     {{ committed_lake_rows(
         'findings',
         new_lake_batch_range(staged_batches),
-        'lake_rows.ingest_batch_id in (' ~ new_lake_batches(staged_batches) ~ ')'
+        'lake_rows.ingest_batch_id in (' ~ new_lake_batches(staged_batches) ~ ')',
+        files=files_of_new_lake_batches(staged_batches)
     ) }}
     {%- else -%}
     {{ committed_lake_rows('findings') }}

@@ -16,12 +16,15 @@ with
 {%- set in_new_batches = 'lake_rows.ingest_batch_id in (' ~ new_lake_batches() ~ ')' -%}
 lake_findings as (
 
-    {{ committed_lake_rows('findings', new_batch_range, in_new_batches) }}
+    {{ committed_lake_rows(
+        'findings', new_batch_range, in_new_batches, files=files_of_new_lake_batches()
+    ) }}
     {%- if backfill_window_given() %}
     union all
     {{ committed_lake_rows(
         'findings',
-        where=in_backfill_window('lake_rows.updated_date') ~ ' and not (' ~ in_new_batches ~ ')'
+        where=in_backfill_window('lake_rows.updated_date') ~ ' and not (' ~ in_new_batches ~ ')',
+        files=files_in_backfill_window()
     ) }}
     {%- endif %}
 
