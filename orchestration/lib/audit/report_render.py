@@ -100,25 +100,27 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _numeric_columns(table: Table) -> set[int]:
-    """The columns holding only numbers (and gaps), right-aligned in the page."""
+def _numeric_columns(columns: tuple[str, ...], rows: tuple[tuple, ...]) -> set[int]:
+    """The columns holding only numbers (and gaps) in ``rows``, right-aligned in the page."""
 
     def is_number(value: object) -> bool:
         return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
     return {
         index
-        for index, _ in enumerate(table.columns)
-        if any(is_number(row[index]) for row in table.rows)
-        and all(row[index] is None or is_number(row[index]) for row in table.rows)
+        for index, _ in enumerate(columns)
+        if any(is_number(row[index]) for row in rows)
+        and all(row[index] is None or is_number(row[index]) for row in rows)
     }
 
 
 def _table(table: Table, limit: int = MAX_HTML_ROWS) -> str:
+    # Only the rows shown decide the alignment: a month's findings are hundreds of thousands.
+    shown = table.rows[:limit]
     return table_html(
         [column_label(column) for column in table.columns],
-        ([_cell(value) for value in row] for row in table.rows[:limit]),
-        _numeric_columns(table),
+        ([_cell(value) for value in row] for row in shown),
+        _numeric_columns(table.columns, shown),
     )
 
 
