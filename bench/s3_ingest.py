@@ -248,9 +248,6 @@ def run(work: Path, objects: int, end_date: date) -> Section:
             metered(f"ingest_run_{number}", _ingest, _pipeline_client(endpoint), lake_dir, 32)
             for number in (1, 2)
         ]
-        matched_rate, matched = metered(
-            "ingest_32_connection_client", _ingest, _client(endpoint, 32), lake_dir, 32
-        )
         best_rate, best_run = max(pipeline_runs, key=lambda run: run[0])
         latency = _through_latency_proxy(endpoint, keys, lake_dir)
         details["region_latency"] = latency
@@ -270,15 +267,6 @@ def run(work: Path, objects: int, end_date: date) -> Section:
                     {**run_details, "objects_per_s": round(rate, 1)}
                     for rate, run_details in pipeline_runs
                 ],
-                "ingest_with_32_connection_client": {
-                    **matched,
-                    "objects_per_s": round(matched_rate, 1),
-                    "how": (
-                        "the same ingest with a boto3 client allowing 32 pooled connections "
-                        "(the pipeline's S3Resource client keeps botocore's default of 10 while "
-                        "the ingest reads with 32 threads)"
-                    ),
-                },
                 "ingest_best_run": best_run,
                 "load_average_after": load_average(),
             }
