@@ -190,8 +190,10 @@ class PinnedLake:
             connection.execute(
                 f'create or replace macro "{schema}"."{name}_files"(files) as table {of_files}'
             )
+            batch_field = tables.SCHEMAS[name].find_field("ingest_batch_id").field_id
             files = [
-                (_local_path(file.file_path), *_file_bounds(name, file)) for file in pinned.files()
+                (_local_path(file.file_path), *_file_bounds(file, batch_field))
+                for file in pinned.files()
             ]
             listed_files += [(name, *file) for file in files]
             if files:
@@ -207,22 +209,26 @@ class PinnedLake:
             "last_batch_id varchar)"
         )
         if listed_files:
-            connection.executemany(
-                f'insert into "{schema}".data_files values (?, ?, ?, ?, ?)',  # noqa: S608
-                listed_files,
+            # One statement of five lists: an insert per file (executemany) took 1.4 s for 5,000
+            # files, at every dbt connection.
+            columns = [list(column) for column in zip(*listed_files, strict=True)]
+            connection.execute(
+                f'insert into "{schema}".data_files '
+                "select unnest(?), unnest(?), unnest(?), unnest(?), unnest(?)",
+                columns,
             )
 
 
-def _file_bounds(name: str, file: DataFile) -> tuple[date | None, str | None, str | None]:
-    """A data file's partition date and the bounds of its ingest batch ids, from the manifest.
+def _file_bounds(file: DataFile, batch_field: int) -> tuple[date | None, str | None, str | None]:
+    """A data file's partition date and the bounds of its ingest batch ids (field ``batch_field``),
+    from the manifest.
 
     String bounds are truncated (Iceberg's default metrics keep 16 characters): the lower one is a
     prefix of the least id, the upper one sorts after the greatest, so they still bound the ids.
     """
     partition = file.partition[0]
-    field_id = tables.SCHEMAS[name].find_field("ingest_batch_id").field_id
     lower, upper = (
-        (bounds or {}).get(field_id) for bounds in (file.lower_bounds, file.upper_bounds)
+        (bounds or {}).get(batch_field) for bounds in (file.lower_bounds, file.upper_bounds)
     )
     return (
         None if partition is None else days_to_date(partition),
