@@ -59,7 +59,7 @@
 
 {% macro duckdb__lake_table(table, files) -%}
     {%- set lake = source('guardduty_lake', table) -%}
-    {%- if files is none or not execute or model.resource_type == 'unit_test' or flags.EMPTY -%}
+    {%- if files is none or not execute or inputs_stand_in() -%}
         {{ lake }}
     {%- else -%}
         {%- set data_files = api.Relation.create(
@@ -84,11 +84,15 @@
     bounds (truncated by Iceberg, still bounds) overlap the new batches' range.
 -#}
 {% macro files_of_new_lake_batches(processed=none) -%}
-    {%- set new_batches = new_lake_batches(processed) -%}
-    (files.last_batch_id is null
-        or files.last_batch_id >= (select min(ingest_batch_id) from ({{ new_batches }}) as first_new))
-    and (files.first_batch_id is null
-        or files.first_batch_id <= (select max(ingest_batch_id) from ({{ new_batches }}) as last_new))
+    exists (
+        select 1
+        from (
+            select min(ingest_batch_id) as first_id, max(ingest_batch_id) as last_id
+            from ({{ new_lake_batches(processed) }}) as new_batches
+        ) as new_range
+        where (files.last_batch_id is null or files.last_batch_id >= new_range.first_id)
+            and (files.first_batch_id is null or files.first_batch_id <= new_range.last_id)
+    )
 {%- endmacro %}
 
 {#- Data files (see lake_table) of the partitions in the backfill window, and undated ones. -#}

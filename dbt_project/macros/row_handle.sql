@@ -15,5 +15,13 @@
 {%- endmacro %}
 
 {% macro duckdb__staged_row_handle(relation) -%}
-    {{ relation ~ '.' if relation }}{{ 'finding_version_id' if model.resource_type == 'unit_test' or flags.EMPTY else 'rowid' }}
+    {{ relation ~ '.' if relation }}{{ 'finding_version_id' if inputs_stand_in() else 'rowid' }}
+{%- endmacro %}
+
+{#-
+    Whether the model's inputs are stand-ins, not the tables: a unit test's fixtures and every input
+    of an --empty build are subqueries (no row ids, no lake files to choose).
+-#}
+{% macro inputs_stand_in() -%}
+    {{ return(model.resource_type == 'unit_test' or flags.EMPTY) }}
 {%- endmacro %}
