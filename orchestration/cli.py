@@ -43,9 +43,7 @@ def _dbt(*args: str, settings: Settings) -> None:
 def prepare(settings: Settings) -> None:
     """Write dbt's manifest.json, which the Dagster code location loads instead of parsing, and
     record what it was made from."""
-    made_from = manifest_fingerprint(DBT_PROJECT_DIR, settings.dbt_target, os.environ)
-    _dbt("parse", "--quiet", settings=settings)
-    MANIFEST_MADE_FROM.write_text(f"{made_from} {_manifest_stat()}")
+    _parse(settings, manifest_fingerprint(DBT_PROJECT_DIR, settings.dbt_target, os.environ))
 
 
 def prepare_if_changed(settings: Settings) -> None:
@@ -53,9 +51,13 @@ def prepare_if_changed(settings: Settings) -> None:
     dbt packages and environment (another dbt command that rewrote it changes its stat)."""
     made_from = manifest_fingerprint(DBT_PROJECT_DIR, settings.dbt_target, os.environ)
     recorded = MANIFEST_MADE_FROM.read_text() if MANIFEST_MADE_FROM.is_file() else ""
-    if MANIFEST.is_file() and recorded == f"{made_from} {_manifest_stat()}":
-        return
-    prepare(settings)
+    if not (MANIFEST.is_file() and recorded == f"{made_from} {_manifest_stat()}"):
+        _parse(settings, made_from)
+
+
+def _parse(settings: Settings, made_from: str) -> None:
+    _dbt("parse", "--quiet", settings=settings)
+    MANIFEST_MADE_FROM.write_text(f"{made_from} {_manifest_stat()}")
 
 
 def _manifest_stat() -> str:
