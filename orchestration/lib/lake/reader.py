@@ -27,6 +27,7 @@ from pyiceberg.expressions import (
     In,
     IsNull,
 )
+from pyiceberg.expressions.visitors import bind
 from pyiceberg.types import DateType, DoubleType, LongType, StringType, TimestampType
 from pyiceberg.utils.datetime import days_to_date, micros_to_timestamp
 
@@ -37,6 +38,8 @@ from orchestration.lib.lake.catalog import Lake
 if TYPE_CHECKING:
     # Imported where used at run time: loading the Dagster definitions needs neither.
     import pyarrow as pa
+    from pyarrow.fs import FileSystem
+    from pyiceberg.io import FileIO
     from pyiceberg.manifest import DataFile
     from pyiceberg.table import Table
 
@@ -65,16 +68,44 @@ class PinnedTable:
     snapshot_id: int | None
 
     def scan(
-        self, columns: Collection[str] | None = None, row_filter: BooleanExpression = ALL_ROWS
+        self,
+        columns: Collection[str] | None = None,
+        row_filter: BooleanExpression = ALL_ROWS,
+        dictionary_columns: Collection[str] = (),
     ) -> pa.Table:
-        """Rows of the pinned snapshot (all of them, visible or not)."""
-        selected = tuple(columns) if columns else ("*",)
-        if self.snapshot_id is None:
-            empty = tables.arrow_schema(self.name).empty_table()
-            return empty if selected == ("*",) else empty.select(list(selected))
-        return self.table.scan(
-            row_filter=row_filter, selected_fields=selected, snapshot_id=self.snapshot_id
-        ).to_arrow()
+        """Rows of the pinned snapshot (all of them, visible or not).
+
+        pyiceberg chooses the data files from the manifests; pyarrow reads them as one dataset,
+        in parallel. pyiceberg's own reader converts file by file: 10 s for 4 columns of 1,480
+        small files that this reads in 1.2 s. ``dictionary_columns`` come dictionary-encoded, as
+        Parquet stores them, so repeated long strings are not copied out row by row.
+        """
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+        from pyiceberg.io.pyarrow import expression_to_pyarrow
+
+        schema = tables.arrow_schema(self.name)
+        for column in dictionary_columns:
+            index = schema.get_field_index(column)
+            schema = schema.set(
+                index, schema.field(index).with_type(pa.dictionary(pa.int32(), pa.string()))
+            )
+        selected = list(columns) if columns else schema.names
+        locations = [task.file.file_path for task in self._tasks(row_filter)]
+        if not locations:
+            return schema.empty_table().select(selected)
+        filesystem, paths = _arrow_filesystem(self.table.io, locations)
+        read_options = ds.ParquetReadOptions(dictionary_columns=set(dictionary_columns))
+        dataset = ds.dataset(
+            paths,
+            schema=schema,
+            format=ds.ParquetFileFormat(read_options=read_options),
+            filesystem=filesystem,
+        )
+        if row_filter == ALL_ROWS:
+            return dataset.to_table(columns=selected)
+        bound = bind(tables.SCHEMAS[self.name], row_filter, case_sensitive=True)
+        return dataset.to_table(columns=selected, filter=expression_to_pyarrow(bound))
 
     def data_files(self) -> list[str]:
         return [file.file_path for file in self.files()]
@@ -104,10 +135,11 @@ class PinnedTable:
             for task in self._tasks()
         }
 
-    def _tasks(self) -> list:
+    def _tasks(self, row_filter: BooleanExpression = ALL_ROWS) -> list:
         if self.snapshot_id is None:
             return []
-        tasks = list(self.table.scan(snapshot_id=self.snapshot_id).plan_files())
+        scan = self.table.scan(row_filter=row_filter, snapshot_id=self.snapshot_id)
+        tasks = list(scan.plan_files())
         for task in tasks:
             if task.delete_files:
                 raise LakeReadError(
@@ -143,24 +175,35 @@ class PinnedLake:
 
         ``batches``: only the rows of these ingest batches (read from files holding them only).
         """
+        schema = tables.arrow_schema(name)
+        wanted = list(columns) if columns else schema.names
         if batches is not None:
             if not batches:
-                return self.tables[name].scan(columns).slice(0, 0)
+                return schema.empty_table().select(wanted)
             row_filter = And(row_filter, In("ingest_batch_id", set(batches)))
-        wanted = list(columns) if columns else tables.arrow_schema(name).names
+        keys = ["ingest_batch_id", "source_uri"]
         scanned = self.tables[name].scan(
-            list(dict.fromkeys([*wanted, "ingest_batch_id", "source_uri"])), row_filter
+            list(dict.fromkeys([*wanted, *keys])), row_filter, dictionary_columns=keys
         )
-        import pyarrow.compute as pc
-
         # Only the ledger rows of the batches read: the ledger grows with every run.
-        read_batches = set(pc.unique(scanned.column("ingest_batch_id")).drop_null().to_pylist())
-        committed = self.ledger(
-            ["ingest_batch_id", "source_uri"], In("ingest_batch_id", read_batches)
-        )
+        read_batches = {
+            batch
+            for chunk in scanned.column("ingest_batch_id").chunks
+            for batch in chunk.dictionary.to_pylist()
+        }
+        committed = self.ledger(keys, In("ingest_batch_id", read_batches))
+        import duckdb
+        import pyarrow as pa
 
-        keep = pc.is_in(_batch_and_source(scanned), value_set=_batch_and_source(committed))
-        return scanned.filter(keep).select(wanted)
+        # DuckDB joins on the dictionary-encoded keys: pyarrow would decode each row's strings.
+        selected = ", ".join(f'"{column}"' for column in wanted)
+        # Column names come from tables.py.
+        query = f"select {selected} from scanned semi join committed using ({', '.join(keys)})"  # noqa: S608
+        with duckdb.connect() as connection:
+            connection.register("scanned", scanned)
+            connection.register("committed", committed)
+            visible = connection.sql(query).to_arrow_table()
+        return visible.cast(pa.schema([schema.field(column) for column in wanted]))
 
     def create_duckdb_views(self, connection, schema: str) -> None:
         """Views named after the tables over the pinned snapshots' data files, in ``schema``; for
@@ -299,15 +342,16 @@ def object_keys(ledger_rows: pa.Table) -> list[ObjectKey]:
     )
 
 
-def _batch_and_source(rows: pa.Table) -> pa.Array:
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _arrow_filesystem(io: FileIO, locations: list[str]) -> tuple[FileSystem, list[str]]:
+    """The lake's pyarrow file system and the data files' paths in it."""
+    from pyiceberg.io.pyarrow import PyArrowFileIO
 
-    return pc.binary_join_element_wise(
-        rows.column("ingest_batch_id").cast(pa.large_string()),
-        rows.column("source_uri").cast(pa.large_string()),
-        pa.scalar("\x00", pa.large_string()),
-    )
+    parsed = [PyArrowFileIO.parse_location(location) for location in locations]
+    stores = {(scheme, netloc) for scheme, netloc, _ in parsed}
+    if len(stores) > 1:
+        raise LakeReadError(f"data files of one table lie in several stores: {sorted(stores)}")
+    ((scheme, netloc),) = stores
+    return io.fs_by_scheme(scheme, netloc), [path for _, _, path in parsed]
 
 
 def _local_path(location: str) -> str:
