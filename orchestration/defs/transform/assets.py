@@ -126,11 +126,13 @@ def pin_for_run(context: dg.AssetExecutionContext, settings: Settings) -> dict[s
     The warehouse pool runs one dbt step at a time, so the steps of a run cannot both pin. The
     tag names its run: a re-execution copies its parent's tags but pins the lake afresh.
     """
-    run = context.instance.get_run_by_id(context.run_id)
+    run_id = context.run.run_id
+    # Read afresh: the run's tags as this step started may predate an earlier step's pin.
+    run = context.instance.get_run_by_id(run_id)
     recorded = json.loads(run.tags.get(LAKE_PIN_TAG, "{}")) if run else {}
-    if recorded.get("run_id") == context.run_id:
+    if recorded.get("run_id") == run_id:
         return recorded["snapshots"]
     snapshot_ids = reader.pin(open_lake(settings)).snapshot_ids
-    pin = {"run_id": context.run_id, "snapshots": snapshot_ids}
-    context.instance.add_run_tags(context.run_id, {LAKE_PIN_TAG: json.dumps(pin)})
+    pin = {"run_id": run_id, "snapshots": snapshot_ids}
+    context.instance.add_run_tags(run_id, {LAKE_PIN_TAG: json.dumps(pin)})
     return snapshot_ids
