@@ -111,3 +111,56 @@ def test_the_lookback_setting(fresh_settings, monkeypatch):
     monkeypatch.setenv("GUARDDUTY_LISTING_LOOKBACK_DAYS", "0")
     with pytest.raises(ConfigurationError, match="GUARDDUTY_LISTING_LOOKBACK_DAYS"):
         load_settings()
+
+
+class RecordingStore(CountingStore):
+    """Records, in order, each object the listing hands out and each object read; a listing can
+    be made to fail after some objects."""
+
+    def __init__(self, inner, fail_after: int | None = None) -> None:
+        super().__init__(inner)
+        self.events: list[tuple[str, str]] = []
+        self.fail_after = fail_after
+
+    def list(self, prefix: str = ""):
+        for stored in super().list(prefix):
+            if self.fail_after is not None and self.objects_listed > self.fail_after:
+                raise OSError("simulated listing failure")
+            self.events.append(("listed", stored.key))
+            yield stored
+
+    def read(self, key: str) -> bytes:
+        self.events.append(("read", key))
+        return super().read(key)
+
+
+def test_objects_are_read_while_the_listing_goes_on(tmp_path, lake):
+    raw = tmp_path / "raw"
+    for number in range(12):
+        capture(raw, TODAY, f"f{number:02d}")
+    recording = RecordingStore(LocalStore(raw))
+
+    stats = run_ingest(recording, lake, IngestOptions(concurrency=1), clock=lambda: NOW)
+
+    assert stats.objects_ingested == 12
+    kinds = [kind for kind, _ in recording.events]
+    assert kinds.index("read") < len(kinds) - 1 - kinds[::-1].index("listed")
+
+
+def test_a_listing_that_fails_half_way_keeps_the_committed_batches_and_the_cursor(tmp_path, lake):
+    raw = tmp_path / "raw"
+    for number in range(12):
+        capture(raw, TODAY, f"f{number:02d}")
+    one_per_batch = IngestOptions(concurrency=1, batch_max_findings=1)
+
+    with pytest.raises(IngestError, match="simulated listing failure"):
+        run_ingest(
+            RecordingStore(LocalStore(raw), fail_after=6), lake, one_per_batch, clock=lambda: NOW
+        )
+
+    assert listing_cursor(lake) is None
+    committed = len(reader.pin(lake).visible(tables.FINDINGS, ["finding_id"]))
+    assert 0 < committed <= 6
+    again = ingest(LocalStore(raw), lake)
+    assert (again.objects_already_ingested, again.objects_ingested) == (committed, 12 - committed)
+    assert listing_cursor(lake) == TODAY

@@ -57,16 +57,11 @@ def object_date(key: str) -> date | None:
     return None
 
 
-def list_new_candidates(
-    store: ObjectStore,
-    cursor: date | None,
-    lookback: timedelta = DEFAULT_LOOKBACK,
-    today: date | None = None,
-    api_pages_lookback: timedelta | None = None,
-) -> tuple[list[StoredObject], date | None]:
-    """The objects that can be new since ``cursor``, and the cursor of the next listing.
+class NewCandidates:
+    """The objects that can be new since ``cursor``, listed while they are iterated, and the
+    cursor of the next listing once they all have been.
 
-    ``cursor`` None lists everything (a first run). Otherwise the result holds every object of a
+    ``cursor`` None lists everything (a first run). Otherwise the listing holds every object of a
     dated folder from ``cursor - lookback`` on (the API backfill's prefix from
     ``cursor - api_pages_lookback`` when given: API_BACKFILL_LOOKBACK sweeps its retention), and
     every object of an undated folder. Objects already ingested are among them: the caller
@@ -75,24 +70,63 @@ def list_new_candidates(
     How the ingest uses it:
 
     1. ``cursor`` is the value the last complete run stored (None on the first run);
-    2. the ledger lookup reads only the partitions that can hold the listed objects:
-       ``object_date >= min(object_date(key) of the dated objects listed)`` or ``object_date is
-       null``;
+    2. the ledger lookup reads only the partitions that can hold the listed objects, before the
+       listing starts: ``object_date >= earliest_day`` or ``object_date is null``;
     3. each ledger row records ``object_date(stored.key)``;
-    4. ``new_cursor`` is stored only with the commit of the run's last batch (the cursor stays as
-       it was when nothing was read): a run that stops half-way must not move the cursor past
-       objects it listed but did not commit.
+    4. it reads objects as they are listed, and stores ``next_cursor`` only with the commit of
+       the run's last batch (the cursor stays as it was when nothing was read): a run that stops
+       half-way must not move the cursor past objects it listed but did not commit.
     """
-    today = today or datetime.now(UTC).date()
-    walk = (
-        store.list()
-        if cursor is None
-        else _walk(store, "", _Window(cursor, lookback, api_pages_lookback or lookback))
-    )
-    objects = list(walk)
-    dates = [day for day in (object_date(stored.key) for stored in objects) if day]
-    newest = max([*dates, *([cursor] if cursor else [])], default=None)
-    return objects, None if newest is None else min(newest, today)
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        cursor: date | None,
+        lookback: timedelta = DEFAULT_LOOKBACK,
+        today: date | None = None,
+        api_pages_lookback: timedelta | None = None,
+    ) -> None:
+        self._store = store
+        self._window = (
+            None if cursor is None else _Window(cursor, lookback, api_pages_lookback or lookback)
+        )
+        self._today = today or datetime.now(UTC).date()
+        self._newest = cursor
+        self._listed_to_the_end = False
+
+    @property
+    def earliest_day(self) -> date | None:
+        """No dated object listed is older; None when everything is listed."""
+        return None if self._window is None else self._window.earliest
+
+    def __iter__(self) -> Iterator[StoredObject]:
+        store, window = self._store, self._window
+        for stored in store.list() if window is None else _walk(store, "", window):
+            day = object_date(stored.key)
+            if day and (self._newest is None or day > self._newest):
+                self._newest = day
+            yield stored
+        self._listed_to_the_end = True
+
+    @property
+    def next_cursor(self) -> date | None:
+        """The newest key date listed (or the cursor), never later than today."""
+        if not self._listed_to_the_end:
+            raise RuntimeError("the next listing cursor is known only once the listing ends")
+        return None if self._newest is None else min(self._newest, self._today)
+
+
+def list_new_candidates(
+    store: ObjectStore,
+    cursor: date | None,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    today: date | None = None,
+    api_pages_lookback: timedelta | None = None,
+) -> tuple[list[StoredObject], date | None]:
+    """``NewCandidates`` listed in full: its objects, and the cursor of the next listing."""
+    candidates = NewCandidates(store, cursor, lookback, today, api_pages_lookback)
+    objects = list(candidates)
+    return objects, candidates.next_cursor
 
 
 @dataclass(frozen=True)
@@ -107,6 +141,11 @@ class _Window:
     @property
     def start(self) -> date:
         return self.cursor - self.lookback
+
+    @property
+    def earliest(self) -> date:
+        """The first day listed under any prefix."""
+        return self.cursor - max(self.lookback, self.api_pages_lookback)
 
     def under(self, prefix: str) -> _Window:
         if prefix.rstrip("/") == API_BACKFILL_PREFIX:

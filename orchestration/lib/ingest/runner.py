@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -26,7 +26,7 @@ import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 from pyiceberg.exceptions import CommitFailedException
 
-from orchestration.lib.ingest.listing import DEFAULT_LOOKBACK, list_new_candidates, object_date
+from orchestration.lib.ingest.listing import DEFAULT_LOOKBACK, NewCandidates, object_date
 from orchestration.lib.ingest.parsing import ObjectResult, ReadLimits, parse_object
 from orchestration.lib.lake import tables
 from orchestration.lib.lake.catalog import Lake
@@ -128,29 +128,23 @@ def _run(
     stats = IngestStats()
     listed_on = clock().astimezone(UTC).date()
     cursor = listing_cursor(lake)
-    listed, new_cursor = list_new_candidates(
+    candidates = NewCandidates(
         source, cursor, options.listing_lookback, listed_on, options.api_pages_lookback
     )
-    key_dates = [day for day in (object_date(stored.key) for stored in listed) if day]
-    # With no dated key listed, date.max leaves only the ledger's undated partition to read.
-    ingested_before = ledger_keys(lake, since=min(key_dates, default=date.max))
-    pending = []
-    for stored in listed:
-        stats.objects_listed += 1
-        if (stored.uri, stored.size, stored.version) in ingested_before:
-            stats.objects_already_ingested += 1
-        else:
-            pending.append(stored)
-    log.info(
-        "Source %s: %d objects listed, %d already ingested, %d to read",
-        source.root_uri,
-        stats.objects_listed,
-        stats.objects_already_ingested,
-        len(pending),
-    )
+    ingested_before = ledger_keys(lake, since=candidates.earliest_day)
+
+    def pending() -> Iterator[StoredObject]:
+        # Read while the listing goes on: a listing of 20,000 objects takes seconds.
+        for stored in candidates:
+            stats.objects_listed += 1
+            if (stored.uri, stored.size, stored.version) in ingested_before:
+                stats.objects_already_ingested += 1
+            else:
+                yield stored
+
     batch = _Batch()
     last_progress = time.monotonic()
-    for stored, result in _read_all(source, pending, options, clock):
+    for stored, result in _read_all(source, pending(), options, clock):
         _account(stored, result, batch, stats)
         if (
             len(batch.findings) >= options.batch_max_findings
@@ -161,13 +155,21 @@ def _run(
         if time.monotonic() - last_progress >= options.progress_every_seconds:
             last_progress = time.monotonic()
             log.info(
-                "Read %d of %d objects (%d findings so far)",
+                "Read %d objects of %d listed so far (%d findings so far)",
                 stats.objects_read,
-                len(pending),
+                stats.objects_listed - stats.objects_already_ingested,
                 stats.findings_ingested,
             )
     if batch:
         _commit(lake, batch, stats, clock(), listed_on, log)
+    log.info(
+        "Source %s: %d objects listed, %d already ingested, %d read",
+        source.root_uri,
+        stats.objects_listed,
+        stats.objects_already_ingested,
+        stats.objects_read,
+    )
+    new_cursor = candidates.next_cursor
     if new_cursor is not None and new_cursor != cursor:
         _store_listing_cursor(lake, new_cursor, log)
     return stats
@@ -196,7 +198,7 @@ def _store_listing_cursor(lake: Lake, cursor: date, log: logging.Logger) -> None
 
 def _read_all(
     source: ObjectStore,
-    pending: list[StoredObject],
+    pending: Iterable[StoredObject],
     options: IngestOptions,
     clock: Callable[[], datetime],
 ) -> Iterator[tuple[StoredObject, ObjectResult]]:
